@@ -1,0 +1,42 @@
+"""
+gta_slowfast: Global Temporal Attention and decoupled non-local blocks for PySlowFast.
+
+Importing this package
+- adds its config keys (``NONLOCAL.TYPE`` and the ``GTA`` node) to PySlowFast's default config,
+  so PySlowFast's ``load_config`` / ``get_cfg`` accept the project's YAML files;
+- registers the block variants in ``VARIANT_REGISTRY``;
+- registers ResNet and SlowFast in PySlowFast's model registry so that they place the
+  configured variant wherever ``NONLOCAL.LOCATION`` puts a non-local block.
+"""
+
+from . import compat
+from .config import add_gta_config, load_config
+
+add_gta_config(compat.DEFAULT_CFG)
+
+from .blocks import VARIANT_REGISTRY, BlockSpec, build_variant, register_variant  # noqa: E402
+from .models import build_model, dummy_inputs, place_variant, stage_num_frames  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def get_cfg():
+    """A copy of PySlowFast's default config with the gta_slowfast keys."""
+    from slowfast.config.defaults import get_cfg as upstream_get_cfg
+
+    return upstream_get_cfg()
+
+
+__all__ = [
+    "BlockSpec",
+    "VARIANT_REGISTRY",
+    "add_gta_config",
+    "build_model",
+    "build_variant",
+    "dummy_inputs",
+    "get_cfg",
+    "load_config",
+    "place_variant",
+    "register_variant",
+    "stage_num_frames",
+]

@@ -1,0 +1,179 @@
+"""
+Everything about PySlowFast's two generations, in one place.
+
+- ``main``: PySlowFast from GitHub (``MODEL_REGISTRY``, ``MODEL.MODEL_NAME``, the ``2d`` arch,
+  ``tools/`` with the trainer), installed from a checkout. The first-class target.
+- ``snapshot``: the January-2020 code on PyPI (``pyslowfast==1.0``): models chosen by
+  ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model`` that always calls CUDA, no
+  trainer. gta_slowfast back-fills what its configs need so the same YAML files load and
+  build on both.
+
+Both generations import ``detectron2.layers.ROIAlign`` at module level, for the AVA detection
+head only. Where detectron2 is not installed, a stand-in ``detectron2.layers`` module is put in
+``sys.modules`` whose ``ROIAlign`` raises an ImportError when a detection head is built, so
+classification models build without detectron2. Set ``GTA_SLOWFAST_DETECTRON2_STUB=0`` to opt
+out (PySlowFast's models then fail to import without detectron2, as upstream).
+"""
+
+import importlib.util
+import logging
+import os
+import sys
+import types
+
+logger = logging.getLogger(__name__)
+
+DETECTRON2_STUB_ENV = "GTA_SLOWFAST_DETECTRON2_STUB"
+
+
+class _ROIAlignUnavailable:
+    """Stand-in for ``detectron2.layers.ROIAlign`` when detectron2 is not installed."""
+
+    def __init__(self, *args, **kwargs):
+        raise ImportError(
+            "The AVA detection head (DETECTION.ENABLE: True) needs detectron2's ROIAlign, and "
+            "detectron2 is not installed. Install detectron2 "
+            "(https://github.com/facebookresearch/detectron2) or set DETECTION.ENABLE: False."
+        )
+
+
+def install_detectron2_stub():
+    """Puts the ROIAlign stand-in in place if detectron2 is absent; returns True if it did."""
+    if os.environ.get(DETECTRON2_STUB_ENV, "1") == "0":
+        return False
+    if "detectron2" in sys.modules or importlib.util.find_spec("detectron2") is not None:
+        return False
+    package = types.ModuleType("detectron2")
+    package.__path__ = []
+    package.__doc__ = "gta_slowfast stand-in: detectron2 is not installed."
+    layers = types.ModuleType("detectron2.layers")
+    layers.ROIAlign = _ROIAlignUnavailable
+    package.layers = layers
+    sys.modules["detectron2"] = package
+    sys.modules["detectron2.layers"] = layers
+    return True
+
+
+DETECTRON2_STUBBED = install_detectron2_stub()
+
+# Imported only after the stand-in is in place.
+import slowfast.config.defaults as _defaults  # noqa: E402
+import slowfast.models.video_model_builder as video_model_builder  # noqa: E402
+from fvcore.common.registry import Registry  # noqa: E402
+
+try:
+    from slowfast.models.build import MODEL_REGISTRY
+
+    GENERATION = "main"
+except ImportError:
+    GENERATION = "snapshot"
+    # The snapshot picks the model class from MODEL.ARCH; this registry plays the role of
+    # main's MODEL_REGISTRY for gta_slowfast.build_model.
+    MODEL_REGISTRY = Registry("MODEL")
+
+DEFAULT_CFG = _defaults._C
+POOL1 = video_model_builder._POOL1
+
+if GENERATION == "main":
+    STOCK_MODELS = {
+        "ResNet": video_model_builder.ResNet,
+        "SlowFast": video_model_builder.SlowFast,
+    }
+else:
+    STOCK_MODELS = {
+        "ResNet": video_model_builder.ResNetModel,
+        "SlowFast": video_model_builder.SlowFastModel,
+    }
+
+
+def _backfill_snapshot():
+    """Gives the snapshot the ``2d`` arch and the config keys of main that our configs use."""
+    # R2D: 2D kernels everywhere and no temporal pooling, as main's "2d" arch.
+    video_model_builder._TEMPORAL_KERNEL_BASIS.setdefault("2d", [[[1]]] * 5)
+    POOL1.setdefault("2d", [[1, 1, 1]])
+    if "2d" not in _defaults._C.MODEL.SINGLE_PATHWAY_ARCH:
+        _defaults._C.MODEL.SINGLE_PATHWAY_ARCH.append("2d")
+    # Model class name as in main's MODEL_REGISTRY ("ResNet" or "SlowFast"); empty: chosen by
+    # MODEL.ARCH, as this PySlowFast generation does ("slowfast" -> SlowFast, else ResNet).
+    _defaults._C.MODEL.MODEL_NAME = ""
+    # Warm-up length; float as in main (the snapshot declared an int), so 0.19 or 2.0 load.
+    _defaults._C.SOLVER.WARMUP_EPOCHS = float(_defaults._C.SOLVER.WARMUP_EPOCHS)
+    # Video decoder. The snapshot decodes with PyAV only: "pyav" is the one accepted value.
+    _defaults._C.DATA.DECODING_BACKEND = "pyav"
+
+
+def finalize_cfg(cfg):
+    """
+    Reconciles keys the two generations name differently, after a config is merged. The
+    snapshot sizes its head from ``DATA.CROP_SIZE`` where main uses ``DATA.TRAIN_CROP_SIZE``;
+    main's key wins, as in our configs.
+    """
+    if GENERATION == "snapshot":
+        cfg.DATA.CROP_SIZE = cfg.DATA.TRAIN_CROP_SIZE
+        if cfg.DATA.DECODING_BACKEND != "pyav":
+            raise ValueError(
+                f"DATA.DECODING_BACKEND={cfg.DATA.DECODING_BACKEND!r}: the installed "
+                f"PySlowFast (PyPI snapshot) decodes with PyAV only; use 'pyav'"
+            )
+    return cfg
+
+
+def check_buildable(cfg):
+    """Rejects configs the installed generation would build wrongly without saying so."""
+    if GENERATION == "snapshot" and cfg.DATA.CROP_SIZE != cfg.DATA.TRAIN_CROP_SIZE:
+        raise ValueError(
+            f"DATA.CROP_SIZE={cfg.DATA.CROP_SIZE} differs from DATA.TRAIN_CROP_SIZE="
+            f"{cfg.DATA.TRAIN_CROP_SIZE}; the PyPI snapshot sizes the head from DATA.CROP_SIZE. "
+            f"Load configs with gta_slowfast.load_config, or set both"
+        )
+
+
+def stock_nonlocal(dim, dim_inner, pool_size, instantiation, norm_module):
+    """PySlowFast's own ``Nonlocal`` block, built as its ResStage builds it."""
+    from slowfast.models.nonlocal_helper import Nonlocal
+
+    if GENERATION == "main":
+        return Nonlocal(
+            dim, dim_inner, pool_size, instantiation=instantiation, norm_module=norm_module
+        )
+    return Nonlocal(dim, dim_inner, pool_size, instantiation=instantiation)
+
+
+def model_norm_module(model):
+    """The norm constructor the stock model was built with (main supports sync/sub BN)."""
+    import torch.nn as nn
+
+    return getattr(model, "norm_module", nn.BatchNorm3d)
+
+
+def model_class_name(cfg):
+    """The MODEL_REGISTRY name of the model ``cfg`` asks for, on either generation."""
+    name = cfg.MODEL.MODEL_NAME
+    if GENERATION == "snapshot":
+        by_arch = "SlowFast" if cfg.MODEL.ARCH == "slowfast" else "ResNet"
+        if name and name != by_arch:
+            raise ValueError(
+                f"MODEL.MODEL_NAME={name!r} does not match MODEL.ARCH={cfg.MODEL.ARCH!r}: the "
+                f"installed PySlowFast (PyPI snapshot) builds {by_arch!r} for that arch"
+            )
+        return by_arch
+    return name
+
+
+def register_model(name, cls):
+    """
+    Puts ``cls`` in the model registry under ``name``, replacing the stock class of that name,
+    so that PySlowFast's own ``build_model`` builds it from configs unchanged.
+    """
+    MODEL_REGISTRY._obj_map[name] = cls
+    if GENERATION == "snapshot":
+        import slowfast.models.model_builder as model_builder
+
+        for arch in list(model_builder._MODEL_TYPES) + ["2d"]:
+            by_arch = "SlowFast" if arch == "slowfast" else "ResNet"
+            if by_arch == name:
+                model_builder._MODEL_TYPES[arch] = cls
+
+
+if GENERATION == "snapshot":
+    _backfill_snapshot()

@@ -1,0 +1,1 @@
+"""Command-line tools: ``python -m gta_slowfast.tools.<name> --help``."""

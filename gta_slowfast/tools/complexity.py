@@ -1,0 +1,98 @@
+"""
+Parameters and fvcore GFLOPs of one or more configs, as a Markdown table.
+
+    python -m gta_slowfast.tools.complexity --cfg configs/SSv1/R2D_R50_8x1.yaml \
+        configs/SSv1/R2D_R50_GTA_8x1.yaml
+
+The first config is the base: the table also gives the GFLOPs each model adds over it. FLOPs
+are counted as fvcore counts them (one multiply-add is one FLOP) for one clip at
+DATA.TRAIN_CROP_SIZE, on the CPU.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+
+def measure(cfg):
+    """(params in millions, GFLOPs) of the model of ``cfg`` for one clip."""
+    from fvcore.nn import FlopCountAnalysis
+
+    from .. import build_model, dummy_inputs
+
+    cfg.NUM_GPUS = 0
+    model = build_model(cfg).eval()
+    params = sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        flops = FlopCountAnalysis(model, (dummy_inputs(cfg),))
+        flops.unsupported_ops_warnings(False)
+        flops.uncalled_modules_warnings(False)
+        total = flops.total()
+    return params / 1e6, total / 1e9
+
+
+def complexity_table(paths, opts=None):
+    """Rows of {config, type, params_m, gflops, added_gflops} for the configs at ``paths``."""
+    from .. import load_config
+
+    rows = []
+    for path in paths:
+        cfg = load_config(path, opts)
+        params, gflops = measure(cfg)
+        rows.append(
+            dict(
+                config=path,
+                type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-",
+                frames=cfg.DATA.NUM_FRAMES,
+                crop=cfg.DATA.TRAIN_CROP_SIZE,
+                params_m=round(params, 3),
+                gflops=round(gflops, 2),
+            )
+        )
+    for row in rows:
+        row["added_gflops"] = round(row["gflops"] - rows[0]["gflops"], 2)
+    return rows
+
+
+def any_block(cfg):
+    return any(indices for stage in cfg.NONLOCAL.LOCATION for indices in stage)
+
+
+def markdown(rows):
+    lines = [
+        "| config | block | frames | crop | params (M) | GFLOPs | added GFLOPs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {os.path.basename(r['config'])} | {r['type']} | {r['frames']} | {r['crop']} | "
+            f"{r['params_m']:.2f} | {r['gflops']:.2f} | {r['added_gflops']:+.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m gta_slowfast.tools.complexity",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--cfg", nargs="+", required=True, help="config files; the first is the base")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument(
+        "opts", nargs=argparse.REMAINDER, default=None, help="KEY VALUE config overrides for all"
+    )
+    args = parser.parse_args(argv)
+    rows = complexity_table(args.cfg, args.opts)
+    print(markdown(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""gta_slowfast: Global Temporal Attention and decoupled non-local blocks for PySlowFast."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="gta_slowfast",
+    version="0.1.0",
+    description=(
+        "Global Temporal Attention (GTA) and decoupled non-local blocks (DNL) as a PySlowFast "
+        "plug-in"
+    ),
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.8",
+    packages=find_packages(include=["gta_slowfast", "gta_slowfast.*"]),
+    # PySlowFast itself ("slowfast") is not listed: install it from your checkout
+    # (pip install --no-deps -e /path/to/SlowFast), or take the PyPI snapshot through the
+    # "pyslowfast" extra. Listing it here would overwrite a checkout.
+    install_requires=["torch", "fvcore", "iopath", "simplejson", "av"],
+    extras_require={
+        # The January-2020 PySlowFast snapshot on PyPI and what its datasets import.
+        "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless", "matplotlib"],
+        "test": ["pytest"],
+    },
+    entry_points={
+        "console_scripts": [
+            "gta-complexity=gta_slowfast.tools.complexity:main",
+        ]
+    },
+)
