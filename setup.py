@@ -17,7 +17,7 @@ setup(
     # PySlowFast itself ("slowfast") is not listed: install it from your checkout
     # (pip install --no-deps -e /path/to/SlowFast), or take the PyPI snapshot through the
     # "pyslowfast" extra. Listing it here would overwrite a checkout.
-    install_requires=["torch", "fvcore", "iopath", "simplejson", "av"],
+    install_requires=["torch", "fvcore", "iopath", "simplejson", "av", "matplotlib"],
     extras_require={
         # The January-2020 PySlowFast snapshot on PyPI and what its datasets import.
         "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless", "matplotlib"],
@@ -26,6 +26,8 @@ setup(
     entry_points={
         "console_scripts": [
             "gta-complexity=gta_slowfast.tools.complexity:main",
+            "gta-visualize=gta_slowfast.tools.visualize:main",
+            "gta-benchmark=gta_slowfast.tools.benchmark:main",
         ]
     },
 )

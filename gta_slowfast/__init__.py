@@ -2,18 +2,23 @@
 gta_slowfast: Global Temporal Attention and decoupled non-local blocks for PySlowFast.
 
 Importing this package
-- adds its config keys (``NONLOCAL.TYPE`` and the ``GTA`` node) to PySlowFast's default config,
-  so PySlowFast's ``load_config`` / ``get_cfg`` accept the project's YAML files;
+- adds its config keys (``NONLOCAL.TYPE``, the ``GTA`` and ``TSM`` nodes) to PySlowFast's default
+  config, so PySlowFast's ``load_config`` / ``get_cfg`` accept the project's YAML files;
 - registers the block variants in ``VARIANT_REGISTRY``;
+- registers the synthetic dataset in PySlowFast's ``DATASET_REGISTRY``;
 - registers ResNet and SlowFast in PySlowFast's model registry so that they place the
-  configured variant wherever ``NONLOCAL.LOCATION`` puts a non-local block.
+  configured variant wherever ``NONLOCAL.LOCATION`` puts a non-local block and, with
+  ``TSM.ENABLE``, shift channels along time in every residual block (``gta_slowfast.tsm``).
 """
 
 from . import compat
 from .config import add_gta_config, load_config
+from .tsm import add_tsm_config
 
 add_gta_config(compat.DEFAULT_CFG)
+add_tsm_config(compat.DEFAULT_CFG)
 
+from . import datasets  # noqa: E402,F401  (registers the datasets)
 from .blocks import VARIANT_REGISTRY, BlockSpec, build_variant, register_variant  # noqa: E402
 from .models import build_model, dummy_inputs, place_variant, stage_num_frames  # noqa: E402
 
@@ -31,6 +36,7 @@ __all__ = [
     "BlockSpec",
     "VARIANT_REGISTRY",
     "add_gta_config",
+    "add_tsm_config",
     "build_model",
     "build_variant",
     "dummy_inputs",

@@ -56,6 +56,35 @@ def install_detectron2_stub():
 
 DETECTRON2_STUBBED = install_detectron2_stub()
 
+
+def alias_fbcode_paths(root):
+    """
+    GitHub main since 2024-08 imports ``vision.fair.slowfast.ava_evaluation`` (a path that
+    exists only inside Meta) from ``slowfast/utils/ava_eval_helper.py``, reached by the meters
+    and ``tools/test_net.py``. Makes ``vision.fair.slowfast`` an alias of the checkout's root
+    ``root``, where that package lives as ``ava_evaluation/``. Does nothing if a ``vision``
+    package exists.
+    """
+    if "vision" in sys.modules or importlib.util.find_spec("vision") is not None:
+        return
+    names = ("vision", "vision.fair", "vision.fair.slowfast")
+    for i, name in enumerate(names):
+        module = types.ModuleType(name)
+        module.__path__ = [root] if name == names[-1] else []
+        sys.modules[name] = module
+        if i:
+            setattr(sys.modules[names[i - 1]], name.rsplit(".", 1)[1], module)
+
+
+def _checkout_root():
+    """The directory holding the imported ``slowfast`` package (a checkout's root on main)."""
+    spec = importlib.util.find_spec("slowfast")
+    return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
+
+
+if os.path.isdir(os.path.join(_checkout_root(), "ava_evaluation")):
+    alias_fbcode_paths(_checkout_root())
+
 # Imported only after the stand-in is in place.
 import slowfast.config.defaults as _defaults  # noqa: E402
 import slowfast.models.video_model_builder as video_model_builder  # noqa: E402
@@ -100,6 +129,17 @@ def _backfill_snapshot():
     _defaults._C.SOLVER.WARMUP_EPOCHS = float(_defaults._C.SOLVER.WARMUP_EPOCHS)
     # Video decoder. The snapshot decodes with PyAV only: "pyav" is the one accepted value.
     _defaults._C.DATA.DECODING_BACKEND = "pyav"
+    # Random horizontal flip in training, as in main. Something-Something configs turn it off
+    # (their labels name directions). The snapshot's own loaders (Kinetics, AVA) always flip.
+    _defaults._C.DATA.RANDOM_FLIP = True
+    # Swap the loaded frames' channels (BGR <-> RGB), as in main, whose ssv2 loader reads frames
+    # with OpenCV (BGR). The snapshot's own loaders decode RGB with PyAV and do not read it.
+    _defaults._C.DATA.REVERSE_INPUT_CHANNEL = False
+    # Fine-tune from TRAIN.CHECKPOINT_FILE_PATH at epoch 0 with a fresh optimizer, ignoring the
+    # epoch and optimizer state it stores, as in main (gta_slowfast.checkpoints reads both).
+    _defaults._C.TRAIN.CHECKPOINT_EPOCH_RESET = False
+    # Substrings removed from the tensor names of TRAIN.CHECKPOINT_FILE_PATH, as in main.
+    _defaults._C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
 
 
 def finalize_cfg(cfg):

@@ -19,6 +19,7 @@ def add_gta_config(cfg):
         cfg.NONLOCAL.TYPE = "nonlocal"
     if "GTA" in cfg:
         return cfg
+    _add_synthetic_config(cfg)
     cfg.GTA = CfgNode()
 
     # Inner channels of every attention = block channels // INNER_REDUCTION (all variants but
@@ -51,6 +52,29 @@ def add_gta_config(cfg):
     # norm scale at 1, which lets the temporal path open from the first step.
     cfg.GTA.ZERO_INIT_FINAL_NORM = True
     return cfg
+
+
+def _add_synthetic_config(cfg):
+    """Keys of the generated order-sensitive dataset (TRAIN.DATASET / TEST.DATASET: synthetic)."""
+    cfg.SYNTHETIC = CfgNode()
+
+    # Seed of the generator; the same seed and sizes give the same videos, byte for byte.
+    cfg.SYNTHETIC.SEED = 0
+
+    # Number of training videos (classes in turn, so a multiple of 6 keeps them balanced).
+    cfg.SYNTHETIC.NUM_TRAIN = 48
+
+    # Number of test videos; val.csv and test.csv both list them.
+    cfg.SYNTHETIC.NUM_TEST = 24
+
+    # Side of the square frames, in pixels.
+    cfg.SYNTHETIC.SIZE = 80
+
+    # Frames per video (written at 30 fps).
+    cfg.SYNTHETIC.VIDEO_FRAMES = 16
+
+    # Where the videos and CSVs are written; empty: OUTPUT_DIR/synthetic_data.
+    cfg.SYNTHETIC.PATH = ""
 
 
 def load_config(path, opts=None):

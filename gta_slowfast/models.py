@@ -5,13 +5,15 @@ The stock builders put a ``Nonlocal`` block wherever ``NONLOCAL.LOCATION`` says.
 registered here are the stock classes, unchanged, followed by one step: each of those blocks is
 replaced by the variant ``NONLOCAL.TYPE`` names, built for the channels and the clip length T of
 its place. With ``NONLOCAL.TYPE: nonlocal`` nothing is replaced, so stock configs build exactly
-what PySlowFast builds.
+what PySlowFast builds. With ``TSM.ENABLE``, the ResNet's residual blocks then get the temporal
+shift of ``gta_slowfast.tsm`` (hooks only: the module tree and state dict stay the stock ones).
 """
 
 import logging
 
 from . import compat
 from .blocks import BlockSpec, ResidualAttention, build_variant
+from .tsm import place_temporal_shift
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +84,12 @@ def _with_variant(stock_cls, name):
     def __init__(self, cfg):
         stock_cls.__init__(self, cfg)
         place_variant(self, cfg)
+        place_temporal_shift(self, cfg)
 
     doc = (
         f"PySlowFast's {stock_cls.__name__}, built unchanged, then with every non-local block "
-        f"replaced by the NONLOCAL.TYPE variant (none replaced for 'nonlocal')."
+        f"replaced by the NONLOCAL.TYPE variant (none replaced for 'nonlocal') and, with "
+        f"TSM.ENABLE, the temporal shift installed in its residual blocks."
     )
     return type(name, (stock_cls,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
 

@@ -2,6 +2,7 @@
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
 
 
@@ -10,6 +11,26 @@ def projection(dim_in, dim_out):
     conv = nn.Conv3d(dim_in, dim_out, kernel_size=1, stride=1, padding=0)
     c2_msra_fill(conv)
     return conv
+
+
+def memory_format(x):
+    """``torch.channels_last_3d`` if the 5-d ``x`` is stored channels-last, else contiguous."""
+    if x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous():
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+def fused_projection(x, convs):
+    """
+    The 1x1x1 convolutions ``convs`` applied to ``x`` as one convolution, their outputs
+    concatenated along channels in order. One product reads ``x`` once and, in the backward, gives
+    one input gradient instead of one per projection; the modules keep their own parameters.
+    """
+    if len(convs) == 1:
+        return convs[0](x)
+    weight = torch.cat([conv.weight for conv in convs])
+    bias = torch.cat([conv.bias for conv in convs])
+    return F.conv3d(x, weight, bias)
 
 
 class ResidualAttention(nn.Module):
@@ -63,7 +84,10 @@ class ResidualAttention(nn.Module):
                 f"the block's temporal parameters are tied to the clip length in the config "
                 f"(DATA.NUM_FRAMES, SLOWFAST.ALPHA, the arch's temporal pooling)"
             )
-        return x + self.bn(self.conv_out(self.attend(x)))
+        # attend may return any strides; the output projection, the norm and the residual sum
+        # run in the memory format of x, so the network around the block is unaffected.
+        attended = self.attend(x).contiguous(memory_format=memory_format(x))
+        return x + self.bn(self.conv_out(attended))
 
 
 def attention_softmax(logits, dim=-1):

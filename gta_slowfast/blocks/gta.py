@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from .common import ResidualAttention, attention_softmax, projection
+from .common import ResidualAttention, attention_softmax, fused_projection, projection
 
 
 def cross_channel_multi_head(values, weight):
@@ -108,23 +108,28 @@ class GlobalTemporalAttention(ResidualAttention):
             self.region_attention = nn.Parameter(torch.randn(shape) * std)
 
     def region_assignment(self, x):
-        """Soft assignment of every pixel to the R regions: [N, R, T, H, W], sums to 1 over R."""
+        """Soft assignment of every pixel to the R regions: [N, R, T, H, W], sums to 1 over R
+        (``attend`` computes the same from its fused projection)."""
         return attention_softmax(self.conv_region(x), dim=1)
 
     def attend(self, x):
         n, _, t, h, w = x.shape
         ci = self.dim_inner
-        values = self.conv_v(x)
+        convs, sizes = (self.conv_v,), [ci] * (self.pixel + self.region)
+        if self.region:
+            convs, sizes = convs + (self.conv_region,), sizes + [self.num_regions]
+        # Pixel values, region values, region logits: [N, C', T, H, W], ..., [N, R, T, H, W].
+        parts = fused_projection(x, convs).split(sizes, dim=1)
         outputs = []
         if self.pixel:
-            v = values[:, :ci].reshape(n, ci, t, h * w)
+            v = parts[0].reshape(n, ci, t, h * w)
             outputs.append(
                 cross_channel_multi_head(v, self.pixel_attention).reshape(n, ci, t, h, w)
             )
         if self.region:
             r = self.num_regions
-            assign = self.region_assignment(x).transpose(1, 2).reshape(n * t, r, h * w)
-            v = values[:, -ci:].permute(0, 2, 3, 4, 1).reshape(n * t, h * w, ci)
+            assign = attention_softmax(parts[-1], dim=1).transpose(1, 2).reshape(n * t, r, h * w)
+            v = parts[-2].permute(0, 2, 3, 4, 1).reshape(n * t, h * w, ci)
             mass = assign.sum(dim=-1, keepdim=True).clamp_min(1e-4)
             regions = (assign @ v) / mass  # [N*T, R, C'], weighted mean per region
             regions = regions.reshape(n, t, r, ci).permute(0, 3, 1, 2)  # [N, C', T, R]

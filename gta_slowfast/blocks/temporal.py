@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .common import ResidualAttention, attention_softmax, projection
+from .common import ResidualAttention, attention_softmax, fused_projection, projection
 
 
 def sinusoidal_encoding(num_frames, dim):
@@ -64,10 +64,8 @@ class TemporalSelfAttention(ResidualAttention):
         ci = self.dim_inner
         if self.positional_encoding:
             x = x + self.encoding.to(x.dtype)
-        # [N, C', T, H, W] -> [N*HW, T, C'] (queries, values) and [N*HW, C', T] (keys).
-        q = self.conv_q(x).permute(0, 3, 4, 2, 1).reshape(n * h * w, t, ci)
-        k = self.conv_k(x).permute(0, 3, 4, 1, 2).reshape(n * h * w, ci, t)
-        v = self.conv_v(x).permute(0, 3, 4, 2, 1).reshape(n * h * w, t, ci)
-        attn = attention_softmax((q * self.scale) @ k)  # [N*HW, T, T]
+        qkv = fused_projection(x, (self.conv_q, self.conv_k, self.conv_v))  # [N, 3C', T, H, W]
+        q, k, v = qkv.permute(0, 3, 4, 2, 1).reshape(n * h * w, t, 3 * ci).split(ci, dim=-1)
+        attn = attention_softmax((q * self.scale) @ k.transpose(1, 2))  # [N*HW, T, T]
         out = attn @ v  # [N*HW, T, C']
         return out.reshape(n, h, w, t, ci).permute(0, 4, 3, 1, 2)

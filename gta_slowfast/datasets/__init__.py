@@ -1,0 +1,3 @@
+"""Datasets gta_slowfast registers in PySlowFast's DATASET_REGISTRY."""
+
+from .registration import Synthetic  # noqa: F401

@@ -1,0 +1,146 @@
+"""
+A generated, order-sensitive video dataset: the embedded default that needs no download.
+
+Every class has a twin made of the same clips played backwards ("moving down" / "moving up",
+"growing" / "shrinking", "appearing" / "disappearing", the way Something-Something pairs
+"covering" with "uncovering"). A model that is blind to frame order gives a clip and its
+reversal the same score, so it cannot tell the twins apart: it is capped at 50 % top-1,
+whatever it learns about appearance. The videos are deterministic from ``SYNTHETIC.SEED``,
+written as MPEG-4 files with a ``{split}.csv`` per split (``path label``, Kinetics layout), and
+read back with PyAV and PySlowFast's transforms (``registration.Synthetic``).
+"""
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+CLASS_NAMES = (
+    "moving down",
+    "moving up",
+    "growing",
+    "shrinking",
+    "appearing",
+    "disappearing",
+)
+SPLITS = ("train", "val", "test")
+MANIFEST = "manifest.json"
+
+logger = logging.getLogger(__name__)
+
+
+def _background(rng, size):
+    """A static random texture: a colour plus smoothed noise."""
+    base = rng.uniform(40, 200, size=3)
+    noise = rng.normal(0.0, 25.0, size=(size // 8 + 1, size // 8 + 1, 3))
+    noise = np.kron(noise, np.ones((8, 8, 1)))[:size, :size]
+    return np.clip(base + noise, 0, 255)
+
+
+def _square(frame, cy, cx, half, colour, alpha=1.0):
+    size = frame.shape[0]
+    y0, y1 = int(max(cy - half, 0)), int(min(cy + half, size))
+    x0, x1 = int(max(cx - half, 0)), int(min(cx + half, size))
+    frame[y0:y1, x0:x1] = (1 - alpha) * frame[y0:y1, x0:x1] + alpha * colour
+
+
+def forward_clip(kind, rng, size, num_frames):
+    """
+    The frames [T, H, W, 3] (uint8) of one clip of motion ``kind`` (0 moving down, 1 growing,
+    2 appearing) played forward; its twin class is the same clip reversed.
+    """
+    background = _background(rng, size)
+    colour = rng.uniform(0, 255, size=3)
+    steps = np.linspace(0.0, 1.0, num_frames)
+    half = rng.uniform(0.10, 0.16) * size
+    cx = rng.uniform(0.3, 0.7) * size
+    cy = rng.uniform(0.3, 0.7) * size
+    y_start, y_end = rng.uniform(0.15, 0.3) * size, rng.uniform(0.7, 0.85) * size
+    frames = []
+    for s in steps:
+        frame = background.copy()
+        if kind == 0:
+            _square(frame, y_start + s * (y_end - y_start), cx, half, colour)
+        elif kind == 1:
+            _square(frame, cy, cx, (0.04 + 0.26 * s) * size, colour)
+        else:
+            _square(frame, cy, cx, 1.5 * half, colour, alpha=s)
+        frame += rng.normal(0.0, 4.0, size=frame.shape)  # sensor noise, fresh every frame
+        frames.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return np.stack(frames)
+
+
+def make_clip(label, seed, size, num_frames):
+    """Frames of a clip of class ``label``: odd labels are their even twin reversed."""
+    rng = np.random.RandomState(seed)
+    frames = forward_clip(label // 2, rng, size, num_frames)
+    return frames[::-1] if label % 2 else frames
+
+
+def write_video(path, frames, fps=30):
+    """Encodes frames [T, H, W, 3] (uint8 RGB) as an MPEG-4 file with PyAV."""
+    import av
+
+    with av.open(path, mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.bit_rate = 4_000_000
+        stream.thread_count = 1
+        for array in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def generate(root, seed, num_train, num_test, size, num_frames):
+    """
+    Writes the dataset under ``root`` (``videos/``, ``train.csv``, ``val.csv``, ``test.csv`` and
+    a manifest of the parameters) unless a dataset with the same parameters is already there.
+    Train and test clips come from disjoint seeds; ``val.csv`` equals ``test.csv``. Returns
+    ``root``.
+    """
+    params = dict(
+        seed=seed, num_train=num_train, num_test=num_test, size=size, num_frames=num_frames,
+        classes=list(CLASS_NAMES),
+    )
+    manifest = os.path.join(root, MANIFEST)
+    if os.path.isfile(manifest):
+        with open(manifest) as f:
+            if json.load(f) == params:
+                return root
+        logger.info("Synthetic dataset at %s has other parameters; regenerating it", root)
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
+    counts = {"train": num_train, "test": num_test}
+    logger.info("Generating the synthetic dataset (%s) in %s", params, root)
+    for split, count in counts.items():
+        rows = []
+        for index in range(count):
+            label = index % len(CLASS_NAMES)
+            clip_seed = seed * 1_000_003 + (0 if split == "train" else 500_000) + index
+            name = f"{split}_{index:05d}.mp4"
+            os.makedirs(os.path.join(staging, "videos"), exist_ok=True)
+            write_video(
+                os.path.join(staging, "videos", name),
+                make_clip(label, clip_seed, size, num_frames),
+            )
+            rows.append(f"{os.path.join(os.path.abspath(root), 'videos', name)} {label}")
+        with open(os.path.join(staging, f"{split}.csv"), "w") as f:
+            f.write("\n".join(rows) + "\n")
+    shutil.copy(os.path.join(staging, "test.csv"), os.path.join(staging, "val.csv"))
+    with open(os.path.join(staging, MANIFEST), "w") as f:
+        json.dump(params, f, indent=2)
+    if os.path.isdir(root):
+        shutil.rmtree(root)
+    try:
+        os.replace(staging, root)
+    except OSError:  # another process finished the same, deterministic, dataset first
+        shutil.rmtree(staging, ignore_errors=True)
+    return root

@@ -1,0 +1,255 @@
+"""
+A compact train / multi-view test loop made of PySlowFast's own parts (dataset registry and
+loader, optimizer, LR policy, losses, checkpoints, meters, JSON stats), for installs without
+PySlowFast's ``tools/`` (the PyPI snapshot). It follows ``tools/train_net.py`` and
+``tools/test_net.py`` of PySlowFast: the same config keys, checkpoint files, and log lines.
+"""
+
+import inspect
+import logging as std_logging
+import os
+import pickle
+
+import numpy as np
+import torch
+from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
+
+import slowfast.models.losses as losses
+import slowfast.models.optimizer as optim
+import slowfast.utils.checkpoint as cu
+import slowfast.utils.distributed as du
+import slowfast.utils.logging as logging
+import slowfast.utils.misc as misc
+from slowfast.datasets import loader as sf_loader
+from slowfast.datasets.build import build_dataset
+from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
+
+from .. import build_model, compat, dummy_inputs
+from ..checkpoints import load_for_test, resume_or_initialize
+
+logger = logging.get_logger(__name__)
+
+
+def setup(cfg):
+    """Seeds and logging to stdout and OUTPUT_DIR/stdout.log, as PySlowFast's trainer does."""
+    np.random.seed(cfg.RNG_SEED)
+    torch.manual_seed(cfg.RNG_SEED)
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    if "output_dir" in inspect.signature(logging.setup_logging).parameters:
+        logging.setup_logging(cfg.OUTPUT_DIR)
+        return
+    logging.setup_logging()
+    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+        handler = std_logging.FileHandler(os.path.join(cfg.OUTPUT_DIR, "stdout.log"))
+        handler.setFormatter(std_logging.root.handlers[0].formatter)
+        std_logging.root.addHandler(handler)
+
+
+def construct_loader(cfg, split):
+    """PySlowFast's data loader for ``split``; also on CPU (NUM_GPUS: 0)."""
+    if compat.GENERATION == "main":
+        return sf_loader.construct_loader(cfg, split)
+    # The snapshot divides the batch by NUM_GPUS; the same loader, one process per device.
+    train = split == "train"
+    dataset = build_dataset(cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET, cfg, split)
+    batch = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
+    sampler = (
+        torch.utils.data.distributed.DistributedSampler(dataset) if cfg.NUM_GPUS > 1 else None
+    )
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch // max(cfg.NUM_GPUS, 1),
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        num_workers=cfg.DATA_LOADER.NUM_WORKERS,
+        pin_memory=cfg.DATA_LOADER.PIN_MEMORY,
+        drop_last=train,
+    )
+
+
+def log_model_info(model, cfg):
+    """Logs the model, its parameter count and its GFLOPs for one training clip (fvcore)."""
+    from fvcore.nn import FlopCountAnalysis
+
+    net = model.module if hasattr(model, "module") else model
+    logger.info("Model:\n{}".format(net))
+    params = misc.params_count(net)
+    was_training = net.training
+    net.eval()
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        counter = FlopCountAnalysis(net, ([x.to(device) for x in dummy_inputs(cfg)],))
+        counter.unsupported_ops_warnings(False)
+        counter.uncalled_modules_warnings(False)
+        gflops = counter.total() / 1e9
+    net.train(was_training)
+    logger.info("Params: {:,}".format(params))
+    logger.info("Flops: {:,} G".format(gflops))
+    return gflops, params
+
+
+def _to_device(inputs, labels, cfg):
+    if not cfg.NUM_GPUS:
+        return inputs, labels
+    inputs = [x.cuda(non_blocking=True) for x in inputs]
+    return inputs, labels.cuda(non_blocking=True)
+
+
+def topks_correct(preds, labels, ks):
+    """Number of samples whose label is among the top-k scores, for each k in ``ks``.
+    (The PyPI snapshot's ``metrics.topks_correct`` fails on current PyTorch: it views a
+    non-contiguous slice.)"""
+    top = preds.topk(max(ks), dim=1).indices
+    hits = top.eq(labels.reshape(-1, 1))
+    return [hits[:, :k].any(dim=1).float().sum() for k in ks]
+
+
+def _data_toc(meter):
+    # main's meters time data loading and compute apart (data_toc starts the compute timer).
+    if hasattr(meter, "data_toc"):
+        meter.data_toc()
+
+
+def _topk_errors(preds, labels, num_classes):
+    ks = (1, min(5, num_classes))
+    return [(1.0 - x / preds.size(0)) * 100.0 for x in topks_correct(preds, labels, ks)]
+
+
+def _update_train_meter(meter, top1_err, top5_err, loss, lr, mb_size):
+    # main added grad_norm to TrainMeter.update_stats; the snapshot does not have it.
+    if "grad_norm" in inspect.signature(meter.update_stats).parameters:
+        meter.update_stats(top1_err, top5_err, loss, lr, 0.0, mb_size)
+    else:
+        meter.update_stats(top1_err, top5_err, loss, lr, mb_size)
+
+
+def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
+    """One epoch of SGD with PySlowFast's per-iteration learning-rate schedule."""
+    model.train()
+    train_meter.iter_tic()
+    data_size = len(train_loader)
+    loss_fun = losses.get_loss_func(cfg.MODEL.LOSS_FUNC)(reduction="mean")
+    for cur_iter, batch in enumerate(train_loader):
+        _data_toc(train_meter)
+        inputs, labels = _to_device(batch[0], batch[1], cfg)
+        lr = optim.get_epoch_lr(cur_epoch + float(cur_iter) / data_size, cfg)
+        optim.set_lr(optimizer, lr)
+        preds = model(inputs)
+        loss = loss_fun(preds, labels)
+        misc.check_nan_losses(loss)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        top1_err, top5_err = _topk_errors(preds, labels, cfg.MODEL.NUM_CLASSES)
+        if cfg.NUM_GPUS > 1:
+            loss, top1_err, top5_err = du.all_reduce([loss, top1_err, top5_err])
+        train_meter.iter_toc()
+        _update_train_meter(
+            train_meter, float(top1_err), float(top5_err), loss.item(), lr,
+            labels.size(0) * max(cfg.NUM_GPUS, 1),
+        )
+        train_meter.log_iter_stats(cur_epoch, cur_iter)
+        train_meter.iter_tic()
+    train_meter.log_epoch_stats(cur_epoch)
+    train_meter.reset()
+
+
+@torch.no_grad()
+def eval_epoch(val_loader, model, val_meter, cur_epoch, cfg):
+    """Top-1/top-5 error of one clip per validation video."""
+    model.eval()
+    val_meter.iter_tic()
+    for cur_iter, batch in enumerate(val_loader):
+        _data_toc(val_meter)
+        inputs, labels = _to_device(batch[0], batch[1], cfg)
+        preds = model(inputs)
+        top1_err, top5_err = _topk_errors(preds, labels, cfg.MODEL.NUM_CLASSES)
+        if cfg.NUM_GPUS > 1:
+            top1_err, top5_err = du.all_reduce([top1_err, top5_err])
+        val_meter.iter_toc()
+        val_meter.update_stats(float(top1_err), float(top5_err), labels.size(0) * max(cfg.NUM_GPUS, 1))
+        val_meter.log_iter_stats(cur_epoch, cur_iter)
+        val_meter.iter_tic()
+    val_meter.log_epoch_stats(cur_epoch)
+    val_meter.reset()
+
+
+def _periodic(cur_epoch, period, max_epoch):
+    return (cur_epoch + 1) % period == 0 or cur_epoch + 1 == max_epoch
+
+
+def train(cfg):
+    """Trains ``cfg``'s model for SOLVER.MAX_EPOCH epochs, checkpointing under OUTPUT_DIR."""
+    setup(cfg)
+    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.GENERATION)
+    logger.info("Train with config:\n{}".format(cfg))
+    model = build_model(cfg)
+    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+        log_model_info(model, cfg)
+    optimizer = optim.construct_optimizer(model, cfg)
+    start_epoch = resume_or_initialize(cfg, model, optimizer)
+    train_loader = construct_loader(cfg, "train")
+    val_loader = construct_loader(cfg, "val")
+    train_meter = TrainMeter(len(train_loader), cfg)
+    val_meter = ValMeter(len(val_loader), cfg)
+    logger.info("Start epoch: {}".format(start_epoch + 1))
+    for cur_epoch in range(start_epoch, cfg.SOLVER.MAX_EPOCH):
+        if isinstance(train_loader.sampler, torch.utils.data.distributed.DistributedSampler):
+            train_loader.sampler.set_epoch(cur_epoch)
+        train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg)
+        if cfg.BN.USE_PRECISE_STATS and len(get_bn_modules(model)) > 0:
+            num_iters = min(cfg.BN.NUM_BATCHES_PRECISE, len(train_loader))
+            update_bn_stats(
+                model,
+                ([x.cuda() for x in b[0]] if cfg.NUM_GPUS else b[0] for b in train_loader),
+                num_iters,
+            )
+        if _periodic(cur_epoch, cfg.TRAIN.CHECKPOINT_PERIOD, cfg.SOLVER.MAX_EPOCH):
+            cu.save_checkpoint(cfg.OUTPUT_DIR, model, optimizer, cur_epoch, cfg)
+        if _periodic(cur_epoch, cfg.TRAIN.EVAL_PERIOD, cfg.SOLVER.MAX_EPOCH):
+            eval_epoch(val_loader, model, val_meter, cur_epoch, cfg)
+
+
+@torch.no_grad()
+def test(cfg):
+    """
+    Multi-view test: TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops per video,
+    scores summed per video. Logs ``test_final`` JSON stats and returns (top-1, top-5) in %.
+    """
+    setup(cfg)
+    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.GENERATION)
+    model = build_model(cfg)
+    load_for_test(cfg, model)
+    test_loader = construct_loader(cfg, "test")
+    num_clips = cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS
+    num_videos = len(test_loader.dataset) // num_clips
+    meter = TestMeter(num_videos, num_clips, cfg.MODEL.NUM_CLASSES, len(test_loader))
+    model.eval()
+    meter.iter_tic()
+    for cur_iter, batch in enumerate(test_loader):
+        _data_toc(meter)
+        inputs, labels = _to_device(batch[0], batch[1], cfg)
+        video_idx = batch[2]
+        preds = model(inputs)
+        if cfg.NUM_GPUS > 1:
+            preds, labels, video_idx = du.all_gather([preds, labels, video_idx.cuda()])
+        meter.iter_toc()
+        meter.update_stats(preds.detach().cpu(), labels.detach().cpu(), video_idx.detach().cpu())
+        meter.log_iter_stats(cur_iter)
+        meter.iter_tic()
+    if not bool((meter.clip_count == num_clips).all()):
+        logger.warning("clip count {} ~= num clips {}".format(meter.clip_count, num_clips))
+    ks = (1, min(5, cfg.MODEL.NUM_CLASSES))
+    correct = topks_correct(meter.video_preds, meter.video_labels, ks)
+    top1, top5 = [float(c) / num_videos * 100.0 for c in correct]
+    logging.log_json_stats(
+        {"split": "test_final", "top1_acc": "{:.2f}".format(top1),
+         "top{}_acc".format(ks[1]): "{:.2f}".format(top5)}
+    )
+    save_path = cfg.TEST.get("SAVE_RESULTS_PATH", "")
+    if save_path and du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+        path = os.path.join(cfg.OUTPUT_DIR, save_path)
+        with open(path, "wb") as f:
+            pickle.dump([meter.video_preds, meter.video_labels], f)
+        logger.info("Saved the test predictions to {}".format(path))
+    return top1, top5

@@ -1,0 +1,108 @@
+"""The benchmark command on small models: report fields and files; no timing assertions."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from gta_slowfast.tools import benchmark
+
+from conftest import small_cfg
+
+ROW_KEYS = {
+    "group", "name", "config", "type", "device", "input", "params_m", "gflops", "forward_ms",
+    "train_ms", "forward_clips_per_s", "train_clips_per_s", "train_time_ratio", "gflops_ratio",
+    "peak_forward_mib", "peak_train_mib", "load_average", "forward_cpu_ms", "train_cpu_ms",
+    "forward_runs_ms", "train_runs_ms",
+}
+
+
+def write_config(directory, variant):
+    cfg = small_cfg(variant, frames=4, crop=32)
+    if variant == "none":
+        cfg.NONLOCAL.LOCATION = [[[]]] * 4
+    cfg.OUTPUT_DIR = str(directory)
+    path = directory / f"{variant}.yaml"
+    path.write_text(cfg.dump())
+    return str(path)
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--preset" in capsys.readouterr().out
+
+
+@pytest.fixture
+def keep_threads():
+    """The command sets torch's thread count for the process: restore it for later tests."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_models_and_blocks_give_markdown_and_json(tmp_path, capsys, keep_threads):
+    configs = [write_config(tmp_path, "none"), write_config(tmp_path, "gta")]
+    out = tmp_path / "bench"
+    benchmark.main(["--cfg", *configs, "--device", "cpu", "--repeats", "1", "--warmup", "0",
+                    "--batch-size", "2", "--block-variants", "gta", "dnl", "--no-memory",
+                    "--threads", "1", "--output-dir", str(out)])
+    printed = capsys.readouterr().out
+    report = json.loads((out / "benchmark.json").read_text())
+    assert (out / "benchmark.md").read_text().strip() in printed
+    assert report["settings"]["batch_size"] == 2 and report["machine"]["threads"] == 1
+    rows = report["rows"]
+    assert [r["name"] for r in rows] == [
+        "none.yaml", "gta.yaml", "gta block res3", "dnl block res3", "gta block res4",
+        "dnl block res4",
+    ]
+    for row in rows:
+        assert set(row) == ROW_KEYS
+        assert row["forward_ms"] > 0 and row["train_ms"] > 0 and row["gflops"] > 0
+        assert row["peak_forward_mib"] is None  # --no-memory
+        assert len(row["train_runs_ms"]) == 1 and row["train_cpu_ms"] > 0
+    assert [r["type"] for r in rows[:2]] == ["-", "gta"]
+    assert rows[0]["train_time_ratio"] == 1.0 and rows[1]["gflops_ratio"] > 1.0
+    assert rows[0]["input"] == [[2, 3, 4, 32, 32]]
+    # Blocks alone at R2D-50's res3 / res4 shapes for this width (8) and crop: 8w and 16w channels.
+    assert rows[2]["input"] == [[2, 64, 4, 4, 4]] and rows[4]["input"] == [[2, 128, 4, 2, 2]]
+    lines = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| model | device | params (M) | GFLOPs | fwd ms |")
+    assert lines[1].startswith("| none.yaml | cpu | ") and len(lines) == 1 + len(rows)
+
+
+@pytest.mark.skipif(not benchmark.cpu_memory_supported(), reason="needs Linux /proc/self/clear_refs")
+def test_cpu_peak_memory_in_a_subprocess():
+    """A block whose training pass holds a few MiB of activations shows them, forward less."""
+    spec = dict(kind="block", variant="dnl", shape=[2, 64, 4, 16, 16], opts=[], threads=1)
+    peaks = benchmark.measure_cpu_memory(spec)
+    activation_mib = 2 * 64 * 4 * 16 * 16 * 4 / 2**20  # one block-sized float tensor: 0.5 MiB
+    assert peaks["train"] > 2 * activation_mib
+    assert 0 <= peaks["forward"] < peaks["train"]
+
+
+def test_rss_peak_sees_a_temporary_tensor():
+    if not benchmark.cpu_memory_supported():
+        pytest.skip("needs Linux /proc/self/clear_refs")
+    peak = benchmark.rss_peak_mib(lambda: torch.ones(64, 2**20 // 4).add_(1).sum())  # 64 MiB
+    assert peak > 60
+
+
+def test_unknown_config_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        benchmark.main(["--cfg", str(tmp_path / "missing.yaml"), "--no-memory"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_cuda_without_a_device_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="--device cuda: no CUDA device"):
+        benchmark.main(["--cfg", write_config(tmp_path, "gta"), "--device", "cuda"])
+
+
+def test_preset_lists_the_r2d_table():
+    assert [os.path.basename(p) for p in benchmark.PRESETS["r2d"]] == [
+        "R2D_R50_8x1.yaml", "R2D_R50_NL_8x1.yaml", "R2D_R50_DNL_8x1.yaml", "R2D_R50_GTA_8x1.yaml"
+    ]
+    assert all(os.path.isfile(p) for p in benchmark.PRESETS["r2d"])

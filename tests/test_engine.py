@@ -1,0 +1,183 @@
+"""run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import gta_slowfast
+from gta_slowfast.datasets.registration import Synthetic, temporal_indices
+from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate, make_clip
+from gta_slowfast.engine import launch, upstream
+
+from conftest import REPO
+
+TINY = """
+TRAIN: {{ENABLE: True, DATASET: synthetic, BATCH_SIZE: 4, EVAL_PERIOD: 1, CHECKPOINT_PERIOD: 1,
+        AUTO_RESUME: True}}
+DATA: {{NUM_FRAMES: 4, SAMPLING_RATE: 2, TRAIN_JITTER_SCALES: [36, 44], TRAIN_CROP_SIZE: 32,
+       TEST_CROP_SIZE: 32, INPUT_CHANNEL_NUM: [3], DECODING_BACKEND: pyav}}
+SYNTHETIC: {{NUM_TRAIN: 12, NUM_TEST: 6, SIZE: 40, VIDEO_FRAMES: 8, PATH: {data}}}
+RESNET: {{WIDTH_PER_GROUP: 8, DEPTH: 50, NUM_BLOCK_TEMP_KERNEL: [[3], [4], [6], [3]]}}
+NONLOCAL: {{LOCATION: [[[]], [[1]], [[1]], [[]]], GROUP: [[1], [1], [1], [1]],
+           POOL: [[[1, 2, 2]], [[1, 2, 2]], [[1, 2, 2]], [[1, 2, 2]]], TYPE: gta}}
+GTA: {{GROUPS: 2, NUM_REGIONS: 2, ZERO_INIT_FINAL_NORM: False}}
+SOLVER: {{BASE_LR: 0.01, LR_POLICY: cosine, MAX_EPOCH: 1, WARMUP_EPOCHS: 0.0,
+         OPTIMIZING_METHOD: sgd}}
+MODEL: {{NUM_CLASSES: 6, ARCH: 2d, MODEL_NAME: ResNet, DROPOUT_RATE: 0.0}}
+TEST: {{ENABLE: True, DATASET: synthetic, BATCH_SIZE: 4, NUM_ENSEMBLE_VIEWS: 1,
+       NUM_SPATIAL_CROPS: 1}}
+DATA_LOADER: {{NUM_WORKERS: 0, PIN_MEMORY: False}}
+NUM_GPUS: 0
+LOG_PERIOD: 1
+OUTPUT_DIR: {out}
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.format(data=tmp_path / "data", out=tmp_path / "out"))
+    return str(path)
+
+
+def test_twin_classes_are_the_same_clip_reversed():
+    for kind in range(len(CLASS_NAMES) // 2):
+        forward = make_clip(2 * kind, seed=7, size=32, num_frames=6)
+        backward = make_clip(2 * kind + 1, seed=7, size=32, num_frames=6)
+        assert np.array_equal(forward[::-1], backward)
+        assert not np.array_equal(forward, backward)
+
+
+def test_generation_is_deterministic(tmp_path):
+    generate(str(tmp_path / "a"), 3, 6, 6, 32, 6)
+    generate(str(tmp_path / "b"), 3, 6, 6, 32, 6)
+    for name in ("train_00004.mp4", "test_00002.mp4"):
+        a = (tmp_path / "a" / "videos" / name).read_bytes()
+        assert a == (tmp_path / "b" / "videos" / name).read_bytes()
+    rows = (tmp_path / "a" / "train.csv").read_text().splitlines()
+    assert [int(r.split()[1]) for r in rows] == [0, 1, 2, 3, 4, 5]
+
+
+def test_temporal_sampling_matches_pyslowfast_conventions():
+    assert temporal_indices(16, 8, 2, 0, 1).tolist() == [0, 2, 4, 6, 8, 10, 12, 14]
+    assert temporal_indices(20, 4, 2, 1, 2).tolist() == [12, 14, 16, 18]
+    assert temporal_indices(4, 4, 2, 0, 1).tolist() == [0, 2, 3, 3]
+
+
+def test_synthetic_items_are_what_the_trainer_expects(tiny_config):
+    cfg = gta_slowfast.load_config(tiny_config)
+    dataset = Synthetic(cfg, "train")
+    item = dataset[3]
+    frames, label = item[0], item[1]
+    assert [f.shape for f in frames] == [(3, 4, 32, 32)]
+    assert label == 3 and item[2] == 3
+    assert len(dataset) == 12
+
+
+def test_synthetic_rejects_a_wrong_class_count(tiny_config):
+    cfg = gta_slowfast.load_config(tiny_config, ["MODEL.NUM_CLASSES", "5"])
+    with pytest.raises(ValueError, match=r"MODEL.NUM_CLASSES=5, but the synthetic dataset has 6"):
+        Synthetic(cfg, "train")
+
+
+def run_net(*args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "projects", "gta", "run_net.py"), *args],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+
+
+def check_run(result, out_dir):
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert os.path.isfile(os.path.join(out_dir, "checkpoints", "checkpoint_epoch_00001.pyth"))
+    log = open(os.path.join(out_dir, "stdout.log")).read()
+    assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
+    assert "Flops:" in log and "Params:" in log
+    return log
+
+
+def test_run_net_trains_checkpoints_and_tests_with_the_fallback_loop(tiny_config, tmp_path):
+    result = run_net("--cfg", tiny_config, "--trainer", "fallback")
+    check_run(result, tmp_path / "out")
+    assert "Trainer: gta_slowfast fallback loop" in result.stdout
+    assert "tiny.yaml: test top-1" in result.stdout
+
+
+def test_run_net_uses_pyslowfast_trainer_from_a_checkout(tiny_config, tmp_path):
+    if upstream.find_checkout() is None:
+        pytest.skip("no PySlowFast checkout with tools/ is installed (PyPI snapshot in use)")
+    result = run_net("--cfg", tiny_config, "--trainer", "upstream")
+    check_run(result, tmp_path / "out")
+    assert "Trainer: PySlowFast trainer (tools/ of" in result.stdout
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        launch.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "PySlowFast's own trainer" in capsys.readouterr().out
+
+
+def test_overrides_after_the_config_file(tiny_config):
+    args = launch.parse_args(["--cfg", tiny_config, "NUM_GPUS", "0", "RNG_SEED", "3"])
+    assert args.cfg_files == [tiny_config] and args.opts == ["NUM_GPUS", "0", "RNG_SEED", "3"]
+
+
+def test_upstream_trainer_requested_without_a_checkout(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"--slowfast-root=.* is not a PySlowFast checkout"):
+        launch.select_trainer("upstream", str(tmp_path))
+
+
+def kinetics_cfg(tiny_config, root, *opts):
+    return gta_slowfast.load_config(
+        tiny_config,
+        ["TRAIN.DATASET", "kinetics", "TEST.DATASET", "kinetics",
+         "DATA.PATH_TO_DATA_DIR", str(root), *opts],
+    )
+
+
+def test_missing_dataset_path_is_named(tiny_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"DATA.PATH_TO_DATA_DIR=.*nowhere.* not a directory"):
+        launch.preflight(kinetics_cfg(tiny_config, tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("content,error,message", [
+    ("", ValueError, r"train.csv lists no videos"),
+    ("a.mp4 1 extra\n", ValueError, r"train.csv:1: expected 'path label'"),
+    ("a.mp4 seven\n", ValueError, r"train.csv:1: label 'seven' is not an integer in \[0, MODEL.NUM_CLASSES=6\)"),
+    ("missing.mp4 1\n", FileNotFoundError, r"1 of 1 videos in .*train.csv do not exist.*missing.mp4"),
+])
+def test_bad_csv_is_named(tiny_config, tmp_path, content, error, message):
+    (tmp_path / "train.csv").write_text(content)
+    with pytest.raises(error, match=message):
+        launch.preflight(kinetics_cfg(tiny_config, tmp_path))
+
+
+def test_unreadable_video_is_named(tiny_config, tmp_path):
+    (tmp_path / "broken.mp4").write_bytes(b"not a video" * 100)
+    (tmp_path / "train.csv").write_text(f"{tmp_path / 'broken.mp4'} 1\n")
+    with pytest.raises(ValueError, match=r"video .*broken.mp4 \(listed in .*train.csv\) is unreadable"):
+        launch.preflight(kinetics_cfg(tiny_config, tmp_path))
+
+
+def test_missing_test_checkpoint_is_named(tiny_config, tmp_path):
+    cfg = gta_slowfast.load_config(
+        tiny_config, ["TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "x.pyth")]
+    )
+    with pytest.raises(FileNotFoundError, match=r"checkpoint .*x.pyth does not exist"):
+        launch.preflight(cfg)
+
+
+def test_unreadable_synthetic_video_fails_with_its_name(tiny_config, tmp_path):
+    cfg = gta_slowfast.load_config(tiny_config)
+    dataset = Synthetic(cfg, "train")
+    with open(dataset._paths[0], "wb") as f:
+        f.write(b"garbage")
+    with pytest.raises(RuntimeError, match=r"video .*train_00000.mp4 could not be decoded"):
+        dataset[0]
+    torch.manual_seed(0)

@@ -1,0 +1,209 @@
+"""The visualisation command on small models: files, image sizes, the clip pipeline, errors."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gta_slowfast.tools import visualize
+
+from conftest import build, small_cfg
+
+FRAMES, CROP = 4, 32
+PLACES = ["s3.pathway0_nonlocal1", "s4.pathway0_nonlocal5"]
+
+
+def write_model(directory, variant, **kwargs):
+    """A small config YAML and a PySlowFast-style checkpoint of its model."""
+    cfg = small_cfg(variant, frames=FRAMES, crop=CROP, identity_init=False, **kwargs)
+    cfg.OUTPUT_DIR = str(directory)
+    cfg_path = directory / f"{variant}_{kwargs.get('arch', '2d')}.yaml"
+    cfg_path.write_text(cfg.dump())
+    checkpoint = directory / f"{variant}_{kwargs.get('arch', '2d')}.pyth"
+    torch.save({"epoch": 3, "model_state": build(cfg).state_dict()}, checkpoint)
+    return str(cfg_path), str(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("models")
+    return {variant: write_model(directory, variant) for variant in ("gta", "dnl")}
+
+
+def write_video(path, num_frames=20, width=48, height=40):
+    """A video whose frame i is a flat grey of level 10 * i."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(num_frames):
+            image = np.full((height, width, 3), 10 * i, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def image_size(path):
+    with Image.open(path) as image:
+        return image.size
+
+
+def expected_size(rows, cols, extra_width=0.0):
+    width, height = visualize.figure_size(rows, cols, extra_width)
+    return round(width * visualize.DPI), round(height * visualize.DPI)
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        visualize.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--compare-cfg" in capsys.readouterr().out
+
+
+def test_all_figures_for_gta_beside_dnl(models, tmp_path, capsys):
+    gta_cfg, gta_ckpt = models["gta"]
+    dnl_cfg, dnl_ckpt = models["dnl"]
+    out = tmp_path / "figures"
+    visualize.main(["--cfg", gta_cfg, "--checkpoint", gta_ckpt, "--compare-cfg", dnl_cfg,
+                    "--compare-checkpoint", dnl_ckpt, "--random-clip", "--query", "1,10,20",
+                    "--blocks", *PLACES, "--output-dir", str(out)])
+    printed = capsys.readouterr().out.split()
+    assert sorted(printed) == sorted(str(p) for p in out.iterdir())
+    names = sorted(os.path.basename(p) for p in printed)
+    assert names == sorted(
+        [f"gta_2d_{place}_{branch}_matrices.png" for place in PLACES
+         for branch in ("pixel", "region")]
+        + [f"gta_2d_{place}_regions.png" for place in PLACES]
+        + [f"temporal_{place}.png" for place in PLACES]
+    )
+    groups = small_cfg().GTA.GROUPS
+    for path in printed:
+        name = os.path.basename(path)
+        if name.endswith("_matrices.png"):
+            want = expected_size(groups, groups, visualize.MATRIX_EXTRA)
+        elif name.endswith("_regions.png"):
+            want = expected_size(2, FRAMES, visualize.REGION_EXTRA)
+        else:  # frames, then one bar chart per model
+            want = expected_size(3, FRAMES)
+        assert image_size(path) == want, name
+
+
+def test_default_output_dir_is_under_the_configs_output_dir(models, capsys):
+    gta_cfg, gta_ckpt = models["gta"]
+    visualize.main(["--cfg", gta_cfg, "--checkpoint", gta_ckpt, "--random-clip",
+                    "--figures", "regions", "--blocks", PLACES[0]])
+    (path,) = capsys.readouterr().out.split()
+    assert path == os.path.join(os.path.dirname(gta_cfg), "visualize",
+                                f"gta_2d_{PLACES[0]}_regions.png")
+
+
+def test_video_clip_is_sampled_uniformly_and_cropped(tmp_path):
+    video = tmp_path / "clip.mp4"
+    write_video(video)
+    frames = visualize.read_video(str(video), FRAMES, CROP)
+    assert frames.shape == (FRAMES, CROP, CROP, 3) and frames.dtype == np.uint8
+    # Centres of 4 equal segments of 20 frames: frames 2, 7, 12, 17 (grey levels 10 x index).
+    levels = frames.reshape(FRAMES, -1).mean(axis=1)
+    np.testing.assert_allclose(levels, [20, 70, 120, 170], atol=6)
+
+
+def test_figures_from_a_video(models, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    write_video(video)
+    gta_cfg, gta_ckpt = models["gta"]
+    visualize.main(["--cfg", gta_cfg, "--checkpoint", gta_ckpt, "--video", str(video),
+                    "--figures", "regions", "temporal", "--blocks", PLACES[1],
+                    "--output-dir", str(tmp_path / "out")])
+    paths = capsys.readouterr().out.split()
+    assert [os.path.basename(p) for p in paths] == [
+        f"gta_2d_{PLACES[1]}_regions.png", f"temporal_{PLACES[1]}.png"
+    ]
+    assert image_size(paths[1]) == expected_size(2, FRAMES)  # frames and the GTA panel only
+
+
+def test_inputs_are_normalised_and_packed_per_pathway():
+    cfg = small_cfg("gta", arch="slowfast", frames=8, crop=CROP)
+    mean = np.array(cfg.DATA.MEAN)
+    frames = np.broadcast_to((mean * 255).astype(np.float32), (8, CROP, CROP, 3))
+    inputs, indices = visualize.model_inputs(cfg, np.ascontiguousarray(frames))
+    assert [list(x.shape) for x in inputs] == [[1, 3, 2, CROP, CROP], [1, 3, 8, CROP, CROP]]
+    assert indices == [[0, 7], list(range(8))]
+    for x in inputs:
+        assert x.abs().max() < 1e-5  # frames equal to the mean normalise to zero
+
+
+def test_temporal_weights_match_the_blocks_own_attention():
+    from gta_slowfast.blocks import GlobalTemporalAttention, TemporalSelfAttention
+
+    torch.manual_seed(0)
+    block = TemporalSelfAttention(16, 8, num_frames=5, positional_encoding=True).double()
+    x = torch.randn(1, 16, 5, 3, 4, dtype=torch.float64)
+    row = visualize.self_attention_row(block, x, 2, 1, 3)
+    xe = x + block.encoding.double()
+    q = block.conv_q(xe)[0, :, :, 1, 3].t()  # [T, C']
+    k = block.conv_k(xe)[0, :, :, 1, 3]  # [C', T]
+    want = torch.softmax(q @ k * block.scale, dim=-1)[2]
+    torch.testing.assert_close(row, want)
+    gta = GlobalTemporalAttention(16, 8, num_frames=5, groups=2)
+    weight = gta.pixel_attention.detach()
+    torch.testing.assert_close(
+        visualize.gta_mixing_row(weight, 3),
+        (weight[0, 0, 3] + weight[0, 1, 3] + weight[1, 0, 3] + weight[1, 1, 3]) / 2,
+    )
+
+
+def test_missing_checkpoint_is_named(models, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint '.*nope\.pyth' does not exist"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", str(tmp_path / "nope.pyth"),
+                        "--random-clip"])
+
+
+def test_missing_video_is_named(models, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"video '.*none\.mp4' does not exist"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+                        "--video", str(tmp_path / "none.mp4")])
+
+
+def test_unreadable_video_is_named(models, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(ValueError, match=r"video '.*bad\.mp4' could not be decoded"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+                        "--video", str(bad)])
+
+
+def test_checkpoint_of_another_architecture_is_named(models):
+    with pytest.raises(ValueError, match=r"checkpoint '.*dnl_2d\.pyth' does not fit the model of "
+                       r"config '.*gta_2d\.yaml'.*missing from the checkpoint.*region_attention"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["dnl"][1],
+                        "--random-clip"])
+
+
+def test_checkpoint_without_model_state_is_named(models, tmp_path):
+    plain = tmp_path / "plain.pyth"
+    torch.save({"state_dict": {}}, plain)
+    with pytest.raises(ValueError, match=r"checkpoint '.*plain\.pyth' is not a PySlowFast "
+                       r"checkpoint: expected a dict with 'model_state', got \['state_dict'\]"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", str(plain), "--random-clip"])
+
+
+def test_query_outside_the_clip_is_rejected(models):
+    with pytest.raises(ValueError, match=r"--query 4,0,0: t must be in \[0, 4\)"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+                        "--random-clip", "--query", "4,0,0"])
+
+
+def test_model_without_attention_blocks_is_rejected(tmp_path):
+    cfg_path, checkpoint = write_model(tmp_path, "nonlocal")
+    with pytest.raises(ValueError, match=r"no GTA or temporal self-attention block.*nonlocal"):
+        visualize.main(["--cfg", cfg_path, "--checkpoint", checkpoint, "--random-clip"])
+
+
+def test_unknown_block_place_lists_the_known_ones(models):
+    with pytest.raises(ValueError, match=r"--blocks \['s9.x'\]: no GTA .*'s3.pathway0_nonlocal1'"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+                        "--random-clip", "--blocks", "s9.x"])
