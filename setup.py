@@ -20,12 +20,15 @@ setup(
     install_requires=["torch", "fvcore", "iopath", "simplejson", "av", "matplotlib"],
     extras_require={
         # The January-2020 PySlowFast snapshot on PyPI and what its datasets import.
-        "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless", "matplotlib"],
+        "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless"],
         "test": ["pytest"],
     },
     entry_points={
         "console_scripts": [
+            "gta-run-net=gta_slowfast.engine.launch:main",
             "gta-complexity=gta_slowfast.tools.complexity:main",
+            "gta-convert=gta_slowfast.tools.convert:main",
+            "gta-ensemble=gta_slowfast.tools.ensemble:main",
             "gta-visualize=gta_slowfast.tools.visualize:main",
             "gta-benchmark=gta_slowfast.tools.benchmark:main",
         ]

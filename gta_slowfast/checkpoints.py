@@ -118,7 +118,7 @@ class LoadReport:
         ]
         if self.epoch >= 0:
             restored = ", optimizer state restored" if self.optimizer_restored else ""
-            lines.append(f"  training state: epoch {self.epoch}{restored}")
+            lines.append(f"  epoch: {self.epoch}{restored}")
         return "\n".join(lines)
 
 
@@ -129,7 +129,7 @@ def module_of(name):
 
 
 def group_names(names, limit=LIST_LIMIT):
-    """``names`` grouped by module, e.g. ``s3.pathway0_nonlocal1.* (9), head.* (2)``."""
+    """``names`` grouped by module, e.g. ``s3.pathway0_nonlocal1.* (12), head.projection.* (2)``."""
     groups = OrderedDict()
     for name in names:
         groups[module_of(name)] = groups.get(module_of(name), 0) + 1
@@ -232,8 +232,8 @@ def _read_pytorch(path):
     )
 
 
-def _diagnose(path, kind):
-    """Why the file at ``path`` may have failed to read as a ``kind`` checkpoint."""
+def _diagnose(path, kind, err):
+    """Why the file at ``path`` failed to read as a ``kind`` checkpoint with ``err``."""
     size = os.path.getsize(path)
     if size == 0:
         return "the file is empty"
@@ -243,12 +243,24 @@ def _diagnose(path, kind):
         return "it is a PyTorch checkpoint (a zip archive); set its CHECKPOINT_TYPE to pytorch"
     if kind == "pytorch" and zip_magic and not zipfile.is_zipfile(path):
         return f"the zip archive ends without its directory ({size} bytes): truncated"
+    if kind == "pytorch" and zip_magic and isinstance(err, pickle.UnpicklingError):
+        return (
+            "it holds Python objects other than tensors and plain values, which "
+            "torch.load(weights_only=True) does not unpickle; re-save it with plain values"
+        )
     if kind == "pytorch" and not zip_magic:
         return (
             "it is not a PyTorch zip archive: truncated or corrupt, or a Caffe2 checkpoint "
             "(set its CHECKPOINT_TYPE to caffe2)"
         )
     return "truncated or corrupt"
+
+
+def _reason(err):
+    """The informative line of ``err``'s message (torch.load's own come after a preamble)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    detail = [line for line in lines if "Unsupported global" in line]
+    return (detail or lines or [""])[0][:300]
 
 
 def read_checkpoint(path, kind="pytorch"):
@@ -270,10 +282,9 @@ def read_checkpoint(path, kind="pytorch"):
     except CheckpointError:
         raise
     except Exception as err:  # torch.load and pickle fail in many ways on a damaged file
-        reason = str(err).strip().split("\n")[0][:300]
         raise CheckpointError(
             f"checkpoint {path} could not be read as a {kind} checkpoint: "
-            f"{_diagnose(path, kind)} ({type(err).__name__}: {reason})"
+            f"{_diagnose(path, kind, err)} ({type(err).__name__}: {_reason(err)})"
         ) from err
 
 
@@ -317,8 +328,9 @@ def _refuse(report, mismatched, missing, inflatable):
     parts = []
     if mismatched:
         listed = "\n    ".join(mismatched[:LIST_LIMIT])
-        more = f"\n    and {len(mismatched) - LIST_LIMIT} more" if len(mismatched) > LIST_LIMIT else ""
-        parts.append(f"{len(mismatched)} tensors have another shape:\n    {listed}{more}")
+        if len(mismatched) > LIST_LIMIT:
+            listed += f"\n    and {len(mismatched) - LIST_LIMIT} more"
+        parts.append(f"{len(mismatched)} tensors have another shape:\n    {listed}")
     if missing:
         parts.append(
             f"{len(missing)} tensors of the model are not in it: {group_names(missing)}"
@@ -362,7 +374,8 @@ def match_state(model, checkpoint, inflate=False, mode="finetune"):
     to_load = OrderedDict()
     mismatched, missing, inflatable = [], [], []
     finetune = mode == "finetune"
-    for name, tensor in model.state_dict().items():
+    target = model.state_dict()
+    for name, tensor in target.items():
         if name not in state:
             if name.endswith("num_batches_tracked"):
                 continue  # Caffe2 and PyTorch < 0.4.1 store none: kept as built
@@ -389,8 +402,7 @@ def match_state(model, checkpoint, inflate=False, mode="finetune"):
         report.loaded.append(name)
         if was_inflated:
             report.inflated.append(name)
-    model_names = set(model.state_dict())
-    report.unused = [k for k in state if k not in model_names]
+    report.unused = [k for k in state if k not in target]
     if mismatched or missing or (mode == "exact" and report.unused):
         _refuse(report, mismatched, missing, inflatable)
     return to_load, report
@@ -628,6 +640,16 @@ def check_pyslowfast_agrees(plan, built, loaded, report, cfg):
         )
 
 
+def cpu_cfg(cfg):
+    """A copy of ``cfg`` that builds the same tensors on the CPU, outside the training workers."""
+    cpu = cfg.clone()
+    cpu.defrost()
+    cpu.NUM_GPUS = 0
+    if cpu.BN.get("NORM_TYPE") == "sync_batchnorm":
+        cpu.BN.NORM_TYPE = "batchnorm"  # the same tensors; syncing needs the workers' group
+    return cpu
+
+
 def preflight(cfg, pyslowfast_loader=False):
     """
     Loads, into a CPU copy of ``cfg``'s model (and, for training, its optimizer), every
@@ -647,9 +669,7 @@ def preflight(cfg, pyslowfast_loader=False):
     plans = [plan for plan in plans if plan is not None]
     if not plans:
         return []
-    probe_cfg = cfg.clone()
-    probe_cfg.defrost()
-    probe_cfg.NUM_GPUS = 0
+    probe_cfg = cpu_cfg(cfg)
     built = build_model(probe_cfg)
     reports = []
     for plan in plans:

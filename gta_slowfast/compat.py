@@ -127,6 +127,9 @@ def _backfill_snapshot():
     _defaults._C.MODEL.MODEL_NAME = ""
     # Warm-up length; float as in main (the snapshot declared an int), so 0.19 or 2.0 load.
     _defaults._C.SOLVER.WARMUP_EPOCHS = float(_defaults._C.SOLVER.WARMUP_EPOCHS)
+    # File under OUTPUT_DIR for the test's [video scores, labels] pickle, as in main (used by
+    # gta_slowfast's test loop and tools.ensemble); empty: not saved.
+    _defaults._C.TEST.SAVE_RESULTS_PATH = ""
     # Video decoder. The snapshot decodes with PyAV only: "pyav" is the one accepted value.
     _defaults._C.DATA.DECODING_BACKEND = "pyav"
     # Random horizontal flip in training, as in main. Something-Something configs turn it off

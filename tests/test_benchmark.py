@@ -6,6 +6,7 @@ import os
 import pytest
 import torch
 
+import gta_slowfast
 from gta_slowfast.tools import benchmark
 
 from conftest import small_cfg
@@ -18,12 +19,14 @@ ROW_KEYS = {
 }
 
 
-def write_config(directory, variant):
-    cfg = small_cfg(variant, frames=4, crop=32)
+def write_config(directory, variant, arch="2d"):
+    cfg = small_cfg(variant, arch=arch, frames=4 if arch == "2d" else 8, crop=32)
     if variant == "none":
         cfg.NONLOCAL.LOCATION = [[[]]] * 4
     cfg.OUTPUT_DIR = str(directory)
-    path = directory / f"{variant}.yaml"
+    if "CROP_SIZE" not in gta_slowfast.get_cfg().DATA:  # small_cfg sets it for the snapshot
+        cfg.DATA.pop("CROP_SIZE")
+    path = directory / (f"{variant}.yaml" if arch == "2d" else f"{variant}_{arch}.yaml")
     path.write_text(cfg.dump())
     return str(path)
 
@@ -71,6 +74,15 @@ def test_models_and_blocks_give_markdown_and_json(tmp_path, capsys, keep_threads
     lines = [line for line in printed.splitlines() if line.startswith("| ")]
     assert lines[0].startswith("| model | device | params (M) | GFLOPs | fwd ms |")
     assert lines[1].startswith("| none.yaml | cpu | ") and len(lines) == 1 + len(rows)
+
+
+def test_slowfast_model(tmp_path, capsys):
+    config = write_config(tmp_path, "gta", arch="slowfast")
+    benchmark.main(["--cfg", config, "--device", "cpu", "--repeats", "1", "--warmup", "0",
+                    "--no-blocks", "--no-memory", "--output-dir", str(tmp_path)])
+    (row,) = json.loads((tmp_path / "benchmark.json").read_text())["rows"]
+    assert row["input"] == [[1, 3, 2, 32, 32], [1, 3, 8, 32, 32]]  # Slow and Fast pathways
+    assert row["type"] == "gta" and row["train_ms"] > 0
 
 
 @pytest.mark.skipif(not benchmark.cpu_memory_supported(), reason="needs Linux /proc/self/clear_refs")

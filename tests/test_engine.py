@@ -181,3 +181,16 @@ def test_unreadable_synthetic_video_fails_with_its_name(tiny_config, tmp_path):
     with pytest.raises(RuntimeError, match=r"video .*train_00000.mp4 could not be decoded"):
         dataset[0]
     torch.manual_seed(0)
+
+
+def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
+    """The snapshot decodes the videos; main's PyAV path (broken since 2022-08) is named."""
+    from gta_slowfast import compat
+
+    root = generate(str(tmp_path / "videos"), 0, 6, 6, 40, 8)
+    cfg = kinetics_cfg(tiny_config, root)
+    if compat.GENERATION == "snapshot":
+        launch.preflight(cfg)
+    else:
+        with pytest.raises(RuntimeError, match=r"returns no frames for .*train_00000.mp4.*adc55ca"):
+            launch.preflight(cfg)

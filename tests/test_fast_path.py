@@ -6,6 +6,7 @@ every gradient must agree in float64 for every variant, odd sizes and both memor
 
 import pytest
 import torch
+from fvcore.common.config import CfgNode
 
 from gta_slowfast.blocks import (
     BlockSpec,
@@ -17,8 +18,16 @@ from gta_slowfast.blocks import (
     cross_channel_multi_head,
 )
 from gta_slowfast.blocks.common import attention_softmax
+from gta_slowfast.config import add_gta_config
 
-from test_blocks import gta_node
+
+def gta_node(**overrides):
+    cfg = CfgNode()
+    cfg.NONLOCAL = CfgNode()
+    add_gta_config(cfg)
+    for key, value in overrides.items():
+        setattr(cfg.GTA, key, value)
+    return cfg.GTA
 
 
 def reference_spatial(block, x):

@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+import gta_slowfast
 from gta_slowfast.tools import visualize
 
 from conftest import build, small_cfg
@@ -19,6 +20,8 @@ def write_model(directory, variant, **kwargs):
     """A small config YAML and a PySlowFast-style checkpoint of its model."""
     cfg = small_cfg(variant, frames=FRAMES, crop=CROP, identity_init=False, **kwargs)
     cfg.OUTPUT_DIR = str(directory)
+    if "CROP_SIZE" not in gta_slowfast.get_cfg().DATA:  # small_cfg sets it for the snapshot
+        cfg.DATA.pop("CROP_SIZE")
     cfg_path = directory / f"{variant}_{kwargs.get('arch', '2d')}.yaml"
     cfg_path.write_text(cfg.dump())
     checkpoint = directory / f"{variant}_{kwargs.get('arch', '2d')}.pyth"
@@ -99,6 +102,17 @@ def test_default_output_dir_is_under_the_configs_output_dir(models, capsys):
     (path,) = capsys.readouterr().out.split()
     assert path == os.path.join(os.path.dirname(gta_cfg), "visualize",
                                 f"gta_2d_{PLACES[0]}_regions.png")
+
+
+def test_slowfast_blocks_show_their_pathways_frames(tmp_path, capsys):
+    cfg_path, checkpoint = write_model(tmp_path, "gta", arch="slowfast")
+    visualize.main(["--cfg", cfg_path, "--checkpoint", checkpoint, "--random-clip",
+                    "--figures", "regions", "--blocks", "s3.pathway0_nonlocal1",
+                    "s3.pathway1_nonlocal1", "--output-dir", str(tmp_path / "out")])
+    slow, fast = capsys.readouterr().out.split()
+    # SlowFast at 4 frames: the Slow pathway's blocks see 1 frame, the Fast pathway's 4.
+    assert image_size(slow) == expected_size(2, 1, visualize.REGION_EXTRA)
+    assert image_size(fast) == expected_size(2, FRAMES, visualize.REGION_EXTRA)
 
 
 def test_video_clip_is_sampled_uniformly_and_cropped(tmp_path):

@@ -11,7 +11,7 @@ def check_csv_split(cfg, split):
     Checks ``DATA.PATH_TO_DATA_DIR/<split>.csv`` of a Kinetics-layout dataset: the file exists
     and is not empty, every line is ``path<sep>label`` with an integer label below
     MODEL.NUM_CLASSES, every video file exists, and the first few open with PyAV. Returns the
-    number of videos; raises ValueError / FileNotFoundError naming the file and line.
+    video paths; raises ValueError / FileNotFoundError naming the file and line.
     """
     import av
 
@@ -58,4 +58,37 @@ def check_csv_split(cfg, split):
                     raise ValueError("no video stream")
         except Exception as err:
             raise ValueError(f"video {path} (listed in {csv_path}) is unreadable: {err}") from err
-    return len(videos)
+    return videos
+
+
+def check_pyslowfast_decoding(cfg, path):
+    """
+    Decodes the video at ``path`` through PySlowFast's own ``decoder.decode`` as its Kinetics
+    dataset does for training, and raises if no frames come back. PySlowFast main's PyAV path
+    has failed on every video since the August 2022 decoder rewrite (commit adc55ca: ``decode``
+    passes lists to ``pyav_decode``), which its Kinetics dataset only reports as a batch of
+    ``None`` many retries later.
+    """
+    import inspect
+
+    from slowfast.datasets import decoder
+    from slowfast.datasets import video_container as container
+
+    takes_lists = "time_diff_prob" in inspect.signature(decoder.decode).parameters
+    rate, frames = cfg.DATA.SAMPLING_RATE, cfg.DATA.NUM_FRAMES
+    if takes_lists:
+        video = container.get_video_container(path, False, cfg.DATA.DECODING_BACKEND)
+        result = decoder.decode(
+            video, [rate], [frames], -1, 1, video_meta={}, target_fps=cfg.DATA.TARGET_FPS,
+            backend=cfg.DATA.DECODING_BACKEND, max_spatial_scale=0,
+        )[0]
+        result = None if result is None or result[0] is None else result[0]
+    else:  # the PyPI snapshot: PyAV only, one clip
+        result = decoder.decode(container.get_video_container(path), rate, frames, -1, 1)
+    if result is None:
+        raise RuntimeError(
+            f"PySlowFast's decoder (DATA.DECODING_BACKEND={cfg.DATA.DECODING_BACKEND!r}) "
+            f"returns no frames for {path}. PySlowFast main's 'pyav' backend fails on every "
+            f"video since commit adc55ca (2022-08); use 'torchvision' with a torchvision built "
+            f"with its video_reader, or a PySlowFast checkout from before that commit"
+        )

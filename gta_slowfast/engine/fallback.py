@@ -246,7 +246,7 @@ def test(cfg):
         {"split": "test_final", "top1_acc": "{:.2f}".format(top1),
          "top{}_acc".format(ks[1]): "{:.2f}".format(top5)}
     )
-    save_path = cfg.TEST.get("SAVE_RESULTS_PATH", "")
+    save_path = cfg.TEST.SAVE_RESULTS_PATH
     if save_path and du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
         path = os.path.join(cfg.OUTPUT_DIR, save_path)
         with open(path, "wb") as f:

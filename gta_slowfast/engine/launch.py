@@ -20,7 +20,7 @@ import torch
 
 from .. import compat, load_config
 from ..checkpoints import preflight as check_checkpoints
-from ..datasets.checks import CSV_DATASETS, check_csv_split
+from ..datasets.checks import CSV_DATASETS, check_csv_split, check_pyslowfast_decoding
 from . import fallback, upstream
 
 logger = logging.getLogger(__name__)
@@ -146,14 +146,16 @@ def preflight(cfg, pyslowfast_loader=False):
     Clear errors before any worker starts: dataset files, and checkpoints that do not fit, loaded
     into a CPU copy of the model as the run will load them (``gta_slowfast.checkpoints.preflight``;
     ``pyslowfast_loader``: PySlowFast's trainer will load them, with PySlowFast's loader).
+    Returns the checkpoints' LoadReports.
     """
     splits = (["train", "val"] if cfg.TRAIN.ENABLE else []) + (["test"] if cfg.TEST.ENABLE else [])
     for split in splits:
         dataset = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
         if dataset in CSV_DATASETS:
-            count = check_csv_split(cfg, split)
-            logger.info("%s split: %d videos listed", split, count)
-    check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader)
+            videos = check_csv_split(cfg, split)
+            logger.info("%s split: %d videos listed", split, len(videos))
+            check_pyslowfast_decoding(cfg, videos[0])
+    return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader)
 
 
 def main(argv=None):

@@ -41,6 +41,8 @@ import time
 
 import torch
 
+from .complexity import any_block, measure
+
 logger = logging.getLogger(__name__)
 
 # The repository holding the package (its configs/ folder) when installed from a checkout.
@@ -84,7 +86,7 @@ class Target:
         return sum(p.numel() for p in self.module.parameters()) / 1e6
 
     def gflops(self):
-        """fvcore GFLOPs of one forward on the first clip."""
+        """fvcore GFLOPs of one forward on the first clip (as ``complexity.measure`` counts)."""
         from fvcore.nn import FlopCountAnalysis
 
         one = [x[:1].detach() for x in self.inputs]
@@ -313,21 +315,20 @@ def _load():
 
 def describe_targets(paths, opts, args):
     """Entries (name, group, spec, params, GFLOPs; no module kept) of everything to measure."""
-    from .. import load_config
+    from .. import dummy_inputs, load_config
 
     entries = []
     for i, path in enumerate(paths, start=1):
         cfg = load_config(path, opts)
-        spec = dict(kind="model", cfg=path, opts=opts, batch_size=args.batch_size)
-        target = spec_target(spec)
+        params, flops = measure(cfg)
         entries.append(dict(
             group="models", name=os.path.basename(path), config=path,
-            type=cfg.NONLOCAL.TYPE if _has_blocks(cfg) else "-",
-            input=[list(x.shape) for x in target.inputs], spec=spec,
-            params_m=target.params_m(), gflops=target.gflops(),
+            type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-",
+            input=[list(x.shape) for x in dummy_inputs(cfg, batch_size=args.batch_size)],
+            spec=dict(kind="model", cfg=path, opts=opts, batch_size=args.batch_size),
+            params_m=params, gflops=flops,
         ))
-        logger.info("[%d/%d] %s: %.2f M params, %.2f GFLOPs", i, len(paths), path,
-                    entries[-1]["params_m"], entries[-1]["gflops"])
+        logger.info("[%d/%d] %s: %.2f M params, %.2f GFLOPs", i, len(paths), path, params, flops)
     if args.blocks:
         shapes = block_shapes(load_config(paths[0], opts), args.batch_size)
         for stage, shape in shapes.items():
@@ -396,10 +397,6 @@ def benchmark(args):
         ),
         rows=rows,
     )
-
-
-def _has_blocks(cfg):
-    return any(indices for stage in cfg.NONLOCAL.LOCATION for indices in stage)
 
 
 STATISTICS = {"median": statistics.median, "min": min}

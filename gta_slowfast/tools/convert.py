@@ -210,13 +210,12 @@ def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False)
     """``nonlocal`` command: writes to ``dst`` the model of ``cfg_path`` (with ``opts``) with every
     tensor of the checkpoint ``src`` that fits it; returns the LoadReport."""
     from .. import build_model, load_config
-    from ..checkpoints import BLOCK_KEY, group_names, match_state, read_checkpoint
+    from ..checkpoints import BLOCK_KEY, cpu_cfg, group_names, match_state, read_checkpoint
 
-    cfg = load_config(cfg_path, opts)
-    cfg.NUM_GPUS = 0
-    torch.manual_seed(cfg.RNG_SEED)
-    model = build_model(cfg)
     checkpoint = read_checkpoint(src, kind)
+    cfg = load_config(cfg_path, opts)
+    torch.manual_seed(cfg.RNG_SEED)
+    model = build_model(cpu_cfg(cfg))
     to_load, report = match_state(model, checkpoint, inflate=inflate, mode="finetune")
     model.load_state_dict(to_load, strict=False)
     torch.save({"model_state": model.state_dict(), "cfg": cfg.dump()}, dst)
@@ -234,7 +233,7 @@ def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False)
         )
     if report.head_reinitialized:
         print(
-            "  head, as initialised (another class count): "
+            "  head, as initialised (not in the source, or of another shape there): "
             + ", ".join(
                 f"{name} (source {'none' if shape is None else list(shape)}, target "
                 f"{list(model.state_dict()[name].shape)})"
@@ -247,7 +246,10 @@ def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False)
             f"{group_names(stock_blocks)}"
         )
     if other:
-        print(f"  not reused: {len(other)} tensors the target has no place for: {group_names(other)}")
+        print(
+            f"  not reused: {len(other)} tensors the target has no place for: "
+            f"{group_names(other)}"
+        )
     print(f"  use: TRAIN.CHECKPOINT_FILE_PATH {dst} TRAIN.CHECKPOINT_TYPE pytorch")
     return report
 
