@@ -69,3 +69,17 @@ def clip(cfg, seed=1, batch_size=2):
 def run(model, inputs):
     """Forward on a copy of the pathway list: PySlowFast's models overwrite its entries."""
     return model(list(inputs))
+
+
+def reversal_gap(cfg):
+    """
+    Relative change of the logits of ``cfg``'s model when the clip's frames are reversed.
+    Float64 separates real order dependence from rounding; train mode: the head returns logits
+    (no softmax).
+    """
+    model = build(cfg).double().train()
+    x = [t.double() for t in clip(cfg)]
+    with torch.no_grad():
+        y = run(model, x)
+        y_rev = run(model, [x[0].flip(2)])
+    return ((y - y_rev).abs().max() / y.abs().max()).item()
