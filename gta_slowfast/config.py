@@ -20,6 +20,7 @@ def add_gta_config(cfg):
     if "GTA" in cfg:
         return cfg
     _add_synthetic_config(cfg)
+    _add_dataset_config(cfg)
     cfg.GTA = CfgNode()
 
     # Inner channels of every attention = block channels // INNER_REDUCTION (all variants but
@@ -75,6 +76,55 @@ def _add_synthetic_config(cfg):
 
     # Where the videos and CSVs are written; empty: OUTPUT_DIR/synthetic_data.
     cfg.SYNTHETIC.PATH = ""
+
+
+def _add_dataset_config(cfg):
+    """Keys of the release datasets (gta_ssv1, gta_ssv2, gta_kinetics) and the paper's 2D
+    training recipe (TSN node)."""
+    if "DATA" not in cfg:
+        cfg.DATA = CfgNode()
+
+    # How the training flip (DATA.RANDOM_FLIP) treats classes whose names say "left" or
+    # "right": "skip" never flips them (the paper), "swap" flips them and gives them the label
+    # of the class named with the other direction (MMAction2), "flip" flips them like any other
+    # class (PySlowFast). Read by the gta_* datasets.
+    cfg.DATA.DIRECTIONAL_FLIP = "skip"
+
+    # Class index order for label files that list names without indices (Something-Something
+    # v1): "sorted" (names sorted, as the TSM code the paper builds on) or "file" (the file's
+    # order, as MMAction2). Saved with every checkpoint's config.
+    cfg.DATA.LABEL_ORDER = "sorted"
+
+    # Frame rate of releases shipped as JPEG frame folders (Something-Something v1: 12 fps),
+    # for dense sampling, which counts time at DATA.TARGET_FPS.
+    cfg.DATA.FRAMES_FPS = 12.0
+
+    if "TARGET_FPS" not in cfg.DATA:
+        # Frame rate at which DATA.SAMPLING_RATE counts frames in dense sampling (PySlowFast
+        # main's key; back-filled for the PyPI snapshot, whose loaders assume 30).
+        cfg.DATA.TARGET_FPS = 30
+
+    if "PATH_LABEL_SEPARATOR" not in cfg.DATA:
+        # Separator of path and label in Kinetics-layout CSVs (PySlowFast main's key).
+        cfg.DATA.PATH_LABEL_SEPARATOR = " "
+
+    cfg.TSN = CfgNode()
+
+    # The paper's recipe for 2D backbones (appendix C): TSN segment sampling of
+    # DATA.NUM_FRAMES segments (a random frame of each in training, the centre in test; test
+    # view j of TEST.NUM_ENSEMBLE_VIEWS at offset (j + 1/2) / views of each segment), frames
+    # resized to TSN.RESIZE, TSN multi-scale crop resized to DATA.TRAIN_CROP_SIZE. False:
+    # PySlowFast's dense sampling (DATA.SAMPLING_RATE) and short-side scale jitter.
+    cfg.TSN.ENABLE = False
+
+    # [height, width] every frame is resized to before cropping, in training and test.
+    cfg.TSN.RESIZE = [240, 320]
+
+    # Crop sides as fractions of the short side, for the multi-scale crop.
+    cfg.TSN.SCALES = [1.0, 0.875, 0.75, 0.66]
+
+    # Largest difference, in steps of TSN.SCALES, between a crop's height and width scale.
+    cfg.TSN.MAX_DISTORT = 1
 
 
 def load_config(path, opts=None):

@@ -185,7 +185,8 @@ def test_fraction_shifting_no_channel_is_rejected():
 def test_tsm_configs(path):
     cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])
     assert cfg.TSM.ENABLE and cfg.TSM.FRACTION == 0.125 and cfg.TSM.PLACEMENT == "residual"
-    assert cfg.MODEL.NUM_CLASSES == 174 and not cfg.DATA.RANDOM_FLIP
+    assert cfg.MODEL.NUM_CLASSES == 174 and cfg.DATA.RANDOM_FLIP and cfg.TSN.ENABLE
+    assert cfg.DATA.DIRECTIONAL_FLIP == "skip"
     assert (cfg.SOLVER.MAX_EPOCH, cfg.SOLVER.BASE_LR, cfg.TRAIN.BATCH_SIZE) == (50, 0.01, 32)
     assert cfg.SOLVER.STEPS == [0, 30, 40, 45] and cfg.SOLVER.WARMUP_EPOCHS == 2.0
     assert (cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS) == (1, 1)

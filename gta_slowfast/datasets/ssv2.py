@@ -1,0 +1,106 @@
+"""
+Something-Something v2 as released (``TRAIN.DATASET: gta_ssv2``), decoded from the ``.webm``
+files with PyAV: no frame-extraction step.
+
+Layout under ``DATA.PATH_TO_DATA_DIR``::
+
+    20bn-something-something-v2/<id>.webm             VP9, 12 fps, 240 px high
+    something-something-v2-labels.json                {"<class name>": "<index>"}
+    something-something-v2-train.json                 [{"id", "label", "template", "placeholders"}]
+    something-something-v2-validation.json            the same
+    something-something-v2-test.json                  [{"id"}] (no labels)
+
+A video's class is its ``template`` without the brackets (``label`` is the filled-in caption).
+PySlowFast's ``val`` and ``test`` splits both read the labelled validation list.
+"""
+
+import json
+import os
+
+from .video_dataset import (
+    ReleaseError,
+    ReleaseSplit,
+    ReleaseVideoDataset,
+    VideoEntry,
+    register_dataset,
+)
+
+VIDEOS_DIR = "20bn-something-something-v2"
+LABELS = "something-something-v2-labels.json"
+SPLIT_FILES = {
+    "train": "something-something-v2-train.json",
+    "val": "something-something-v2-validation.json",
+    "test": "something-something-v2-validation.json",
+    "submission": "something-something-v2-test.json",
+}
+
+
+def _load_json(path, what):
+    if not os.path.isfile(path):
+        raise ReleaseError(
+            f"{path} does not exist: the Something-Something v2 {what} (DATA.PATH_TO_DATA_DIR "
+            f"must be the unpacked release folder)"
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as err:
+        raise ReleaseError(f"{path} is not valid JSON: {err}") from err
+
+
+def read_class_names(cfg):
+    """The class names in the label file's index order."""
+    path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS)
+    labels = _load_json(path, "label file")
+    if not isinstance(labels, dict):
+        raise ReleaseError(f"{path}: expected {{\"<class name>\": \"<index>\"}}, got a {type(labels).__name__}")
+    try:
+        by_index = {int(i): name for name, i in labels.items()}
+    except (TypeError, ValueError) as err:
+        raise ReleaseError(f"{path}: every index must be an integer: {err}") from err
+    if sorted(by_index) != list(range(len(labels))):
+        raise ReleaseError(
+            f"{path}: the indices must be 0..{len(labels) - 1}, each once; got {sorted(labels.values())[:10]}..."
+        )
+    return [by_index[i] for i in range(len(labels))], path
+
+
+def videos_root(cfg):
+    """Where the .webm files are: DATA.PATH_PREFIX, else the release's own folder."""
+    return cfg.DATA.PATH_PREFIX or os.path.join(cfg.DATA.PATH_TO_DATA_DIR, VIDEOS_DIR)
+
+
+def read_split(cfg, mode):
+    """The videos of ``mode`` (train, val, test, or ``submission``: the unlabelled test list)."""
+    names, labels_path = read_class_names(cfg)
+    index = {name: i for i, name in enumerate(names)}
+    path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, SPLIT_FILES[mode])
+    videos = _load_json(path, f"{mode} list")
+    if not isinstance(videos, list):
+        raise ReleaseError(f"{path}: expected a list of videos, got a {type(videos).__name__}")
+    root = videos_root(cfg)
+    entries = []
+    for number, video in enumerate(videos):
+        if not isinstance(video, dict) or "id" not in video:
+            raise ReleaseError(f"{path}: item {number} has no 'id': {video!r}")
+        video_id = str(video["id"])
+        label = -1
+        if mode != "submission":
+            if "template" not in video:
+                raise ReleaseError(f"{path}: video {video_id} has no 'template'")
+            name = video["template"].replace("[", "").replace("]", "")
+            if name not in index:
+                raise ReleaseError(
+                    f"{path}: video {video_id} has class {name!r}, which {labels_path} does not name"
+                )
+            label = index[name]
+        entries.append(VideoEntry(video_id, os.path.join(root, f"{video_id}.webm"), label))
+    return ReleaseSplit(entries, names, [path, labels_path])
+
+
+@register_dataset("gta_ssv2")
+class SomethingSomethingV2(ReleaseVideoDataset):
+    """Something-Something v2 from its release: VP9 ``.webm`` videos and JSON lists (see the
+    module docstring for the layout)."""
+
+    read_split = staticmethod(read_split)

@@ -1,0 +1,326 @@
+"""The release datasets (gta_ssv1, gta_ssv2, gta_kinetics) on tiny fake releases in the official
+layouts, through PySlowFast's own dataset registry."""
+
+import json
+import logging
+import os
+import shutil
+
+import pytest
+import torch
+from slowfast.datasets.build import build_dataset
+
+import gta_slowfast
+from gta_slowfast import compat
+from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.datasets.video_dataset import ReleaseError
+
+from conftest import CONFIGS
+from releases import (
+    SS_CLASSES,
+    bar_motion,
+    bar_positions,
+    decoded_frame_index,
+    direction_of,
+    make_kinetics,
+    make_ssv1,
+    make_ssv2,
+)
+
+ITEM_LENGTH = 5 if compat.GENERATION == "main" else 4
+SMALL = ["TSN.RESIZE", "[60, 80]", "DATA.TRAIN_CROP_SIZE", "56", "DATA.TEST_CROP_SIZE", "56"]
+
+
+@pytest.fixture(scope="session")
+def ssv1_root(tmp_path_factory):
+    return make_ssv1(str(tmp_path_factory.mktemp("ssv1")))
+
+
+@pytest.fixture(scope="session")
+def ssv2_root(tmp_path_factory):
+    return make_ssv2(str(tmp_path_factory.mktemp("ssv2")))
+
+
+@pytest.fixture(scope="session")
+def kinetics_root(tmp_path_factory):
+    return make_kinetics(str(tmp_path_factory.mktemp("kinetics")))
+
+
+def ss_cfg(version, root, *opts):
+    return gta_slowfast.load_config(
+        os.path.join(CONFIGS, f"SSv{version}", "R2D_R50_GTA_8x1.yaml"),
+        ["DATA.PATH_TO_DATA_DIR", root, "MODEL.NUM_CLASSES", str(len(SS_CLASSES)), "NUM_GPUS", "0"]
+        + SMALL + list(opts),
+    )
+
+
+def unnormalise_args(cfg):
+    return torch.tensor(cfg.DATA.MEAN).view(3, 1, 1, 1), torch.tensor(cfg.DATA.STD).view(3, 1, 1, 1)
+
+
+def tsn_test_reference(num_video_frames, num_segments, view, num_views):
+    """TSN / TSM test offsets: tick = N / S; frame int(tick * (x + (view + 1/2) / views))."""
+    tick = num_video_frames / float(num_segments)
+    return [int(tick * (x + (view + 0.5) / num_views)) for x in range(num_segments)]
+
+
+# ---------------------------------------------------------------- layouts, labels, items
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_something_something_split_sizes_and_labels(version, ssv1_root, ssv2_root):
+    root = ssv1_root if version == 1 else ssv2_root
+    cfg = ss_cfg(version, root)
+    train = build_dataset(cfg.TRAIN.DATASET, cfg, "train")
+    val = build_dataset(cfg.TRAIN.DATASET, cfg, "val")
+    assert (len(train), len(val)) == (2 * len(SS_CLASSES), len(SS_CLASSES))
+    if version == 1:  # names sorted, as TSM indexes SSv1 (DATA.LABEL_ORDER sorted)
+        expected_names = sorted(SS_CLASSES)
+    else:  # indices from something-something-v2-labels.json
+        with open(os.path.join(root, "something-something-v2-labels.json")) as f:
+            expected_names = [n for n, _ in sorted(json.load(f).items(), key=lambda x: int(x[1]))]
+    assert train.class_names == expected_names
+    # each video's label is the index of its class name in the release's own label file
+    if version == 1:
+        with open(os.path.join(root, "something-something-v1-train.csv")) as f:
+            listed = [tuple(line.split(";", 1)) for line in f.read().splitlines()]
+    else:
+        with open(os.path.join(root, "something-something-v2-train.json")) as f:
+            listed = [(v["id"], v["template"].replace("[", "").replace("]", "")) for v in json.load(f)]
+    assert [(e.video_id, e.label) for e in train.split.entries] == [
+        (vid, expected_names.index(name)) for vid, name in listed
+    ]
+
+
+def test_ssv1_label_order_file_keeps_the_files_order(ssv1_root):
+    cfg = ss_cfg(1, ssv1_root, "DATA.LABEL_ORDER", "file")
+    assert build_dataset("gta_ssv1", cfg, "train").class_names == SS_CLASSES
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_items_are_what_the_trainer_expects(version, ssv1_root, ssv2_root):
+    cfg = ss_cfg(version, ssv1_root if version == 1 else ssv2_root)
+    for mode in ("train", "val", "test"):
+        item = build_dataset(cfg.TRAIN.DATASET, cfg, mode)[3]
+        assert len(item) == ITEM_LENGTH
+        frames, label, index = item[:3]
+        assert isinstance(frames, list) and len(frames) == 1
+        assert frames[0].shape == (3, 8, 56, 56)
+        assert frames[0].dtype == torch.float32
+        assert index == 3 and 0 <= label < len(SS_CLASSES)
+        assert item[-1] == {"unreadable": 0}
+
+
+def test_slowfast_config_packs_two_pathways_with_dense_sampling(ssv2_root):
+    cfg = gta_slowfast.load_config(
+        os.path.join(CONFIGS, "SSv2", "SLOWFAST_16x8_R50_GTA.yaml"),
+        ["DATA.PATH_TO_DATA_DIR", ssv2_root, "MODEL.NUM_CLASSES", "6", "NUM_GPUS", "0",
+         "DATA.TRAIN_JITTER_SCALES", "[64, 72]", "DATA.TRAIN_CROP_SIZE", "56",
+         "DATA.TEST_CROP_SIZE", "56"],
+    )
+    assert not cfg.TSN.ENABLE
+    for mode in ("train", "test"):
+        slow, fast = build_dataset("gta_ssv2", cfg, mode)[0][0]
+        assert fast.shape == (3, 64, 56, 56) and slow.shape == (3, 16, 56, 56)
+
+
+def test_mean_std_and_reverse_input_channel_are_honoured(ssv1_root):
+    cfg = ss_cfg(1, ssv1_root)
+    rgb = build_dataset("gta_ssv1", cfg, "val")[0][0][0]
+    cfg = ss_cfg(1, ssv1_root, "DATA.REVERSE_INPUT_CHANNEL", "True", "DATA.MEAN", "[0.0, 0.0, 0.0]",
+                 "DATA.STD", "[1.0, 1.0, 1.0]")
+    bgr = build_dataset("gta_ssv1", cfg, "val")[0][0][0]
+    mean, std = unnormalise_args(ss_cfg(1, ssv1_root))
+    torch.testing.assert_close(bgr, (rgb * std + mean).flip(0), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("extension", ["mp4", "mkv", "webm"])
+def test_kinetics_videos_decode_in_every_container(extension, kinetics_root):
+    cfg = gta_slowfast.load_config(
+        os.path.join(CONFIGS, "Kinetics", "R2D_R50_GTA_8x8.yaml"),
+        ["DATA.PATH_TO_DATA_DIR", kinetics_root, "DATA.PATH_PREFIX", kinetics_root,
+         "MODEL.NUM_CLASSES", "3", "NUM_GPUS", "0", "DATA.TRAIN_JITTER_SCALES", "[64, 72]",
+         "DATA.TRAIN_CROP_SIZE", "56", "DATA.TEST_CROP_SIZE", "56"],
+    )
+    for mode in ("train", "test"):
+        dataset = build_dataset("gta_kinetics", cfg, mode)
+        views = 30 if mode == "test" else 1
+        assert len(dataset) == 6 * views
+        video = next(i for i, e in enumerate(dataset.split.entries) if e.path.endswith(extension))
+        frames, label = dataset[video * views][:2]
+        assert frames[0].shape == (3, 8, 56, 56) and label == dataset.split.entries[video].label
+
+
+# ---------------------------------------------------------------- sampling
+
+
+@pytest.mark.parametrize("num_video_frames", [5, 8, 17, 20, 23, 100])
+@pytest.mark.parametrize("num_views", [1, 2])
+def test_segment_test_indices_follow_tsn(num_video_frames, num_views):
+    for view in range(num_views):
+        got = sampling.segment_indices(num_video_frames, 8, view, num_views).tolist()
+        assert got == tsn_test_reference(num_video_frames, 8, view, num_views)
+
+
+@pytest.mark.parametrize("num_video_frames", [8, 17, 23, 100])
+def test_segment_train_indices_are_random_frames_of_each_segment(num_video_frames):
+    torch.manual_seed(0)
+    seen = [set() for _ in range(8)]
+    for _ in range(400):
+        for i, frame in enumerate(sampling.segment_indices(num_video_frames, 8).tolist()):
+            seen[i].add(frame)
+    for i in range(8):
+        segment = {f for f in range(num_video_frames)
+                   if i * num_video_frames / 8 < f + 1 and f < (i + 1) * num_video_frames / 8}
+        assert seen[i] == segment, f"segment {i}"
+
+
+def test_dense_indices_follow_pyslowfast():
+    from slowfast.datasets import decoder
+
+    frames = torch.arange(300).view(300, 1, 1, 1)
+    for clip_idx in range(10):
+        start, end = decoder.get_start_end_idx(300, 64 * 30 / 30, clip_idx, 10)
+        expected = decoder.temporal_sampling(frames, start, end, 8).flatten().tolist()
+        assert sampling.dense_indices(300, 8, 8, 30.0, 30, clip_idx, 10).tolist() == expected
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_clips_hold_the_tsn_frames(version, ssv1_root, ssv2_root):
+    cfg = ss_cfg(version, ssv1_root if version == 1 else ssv2_root,
+                 "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "3")
+    dataset = build_dataset(cfg.TEST.DATASET, cfg, "test")
+    mean, std = unnormalise_args(cfg)
+    lengths = (20, 23, 17)
+    for video in range(3):
+        views = [decoded_frame_index(dataset[video * 6 + view][0][0], mean, std) for view in (0, 3)]
+        for view, got in enumerate(views):
+            assert got == tsn_test_reference(lengths[video], 8, view, 2), (video, view)
+        assert views[0] != views[1]
+    val = build_dataset(cfg.TEST.DATASET, cfg, "val")
+    assert decoded_frame_index(val[0][0][0], mean, std) == tsn_test_reference(20, 8, 0, 1)
+
+
+def test_three_test_crops_are_distinct(ssv2_root):
+    cfg = ss_cfg(2, ssv2_root, "TEST.NUM_SPATIAL_CROPS", "3")
+    dataset = build_dataset("gta_ssv2", cfg, "test")
+    crops = [dataset[i][0][0] for i in range(3)]
+    assert not torch.equal(crops[0], crops[1]) and not torch.equal(crops[1], crops[2])
+
+
+# ---------------------------------------------------------------- flips
+
+
+def motions(dataset, draws):
+    """[(entry, label returned, motion seen, mean bar position)] over ``draws`` passes of every
+    training item."""
+    out = []
+    for _ in range(draws):
+        for i in range(len(dataset)):
+            frames, label = dataset[i][:2]
+            out.append((dataset.split.entries[i], label, bar_motion(frames[0]),
+                        bar_positions(frames[0]).mean().item()))
+    return out
+
+
+def test_directional_classes_are_never_flipped_against_their_label(ssv1_root):
+    cfg = ss_cfg(1, ssv1_root, "TSN.SCALES", "[1.0]")
+    assert cfg.DATA.RANDOM_FLIP and cfg.DATA.DIRECTIONAL_FLIP == "skip"
+    dataset = build_dataset("gta_ssv1", cfg, "train")
+    torch.manual_seed(0)
+    seen = motions(dataset, 6)
+    names = dataset.class_names
+    for entry, label, motion, _ in seen:
+        assert label == entry.label
+        expected = direction_of(names[label])
+        if expected:
+            assert motion == expected, names[label]
+    # the other classes are flipped: their standing bar at 1/4 of the width shows at 3/4
+    static = [x for _, label, _, x in seen if direction_of(names[label]) == 0]
+    assert min(static) < 0.4 and max(static) > 0.6
+
+
+def test_swap_policy_flips_directional_clips_into_their_twin(ssv1_root):
+    cfg = ss_cfg(1, ssv1_root, "TSN.SCALES", "[1.0]", "DATA.DIRECTIONAL_FLIP", "swap")
+    dataset = build_dataset("gta_ssv1", cfg, "train")
+    seen = motions(dataset, 6)
+    names = dataset.class_names
+    swapped = 0
+    for entry, label, motion, _ in seen:
+        if direction_of(names[label]):
+            assert motion == direction_of(names[label]), names[label]
+            swapped += label != entry.label
+    assert swapped > 0
+
+
+def test_flip_label_maps():
+    names = ["Pushing something from left to right", "Pushing something from right to left",
+             "Turning the camera left while filming something", "Holding something"]
+    assert transforms.flip_label_map(names, "skip") == {0: None, 1: None, 2: None, 3: 3}
+    assert transforms.flip_label_map(names, "swap") == {0: 1, 1: 0, 2: None, 3: 3}
+    assert transforms.flip_label_map(names, "flip") == {0: 0, 1: 1, 2: 2, 3: 3}
+    with pytest.raises(ValueError, match="DATA.DIRECTIONAL_FLIP='sometimes'"):
+        transforms.flip_label_map(names, "sometimes")
+
+
+# ---------------------------------------------------------------- a wrong or broken release
+
+
+def broken_copy(src, dst, edit):
+    shutil.copytree(src, dst)
+    edit(dst)
+    return dst
+
+
+@pytest.mark.parametrize(
+    "version, edit, message",
+    [
+        (1, lambda r: os.remove(os.path.join(r, "something-something-v1-labels.csv")),
+         "something-something-v1-labels.csv does not exist"),
+        (2, lambda r: os.remove(os.path.join(r, "something-something-v2-labels.json")),
+         "something-something-v2-labels.json does not exist"),
+        (1, lambda r: open(os.path.join(r, "something-something-v1-train.csv"), "a").write(
+            "999;Juggling something\n"),
+         "something-something-v1-train.csv:13: video 999 has class 'Juggling something'"),
+        (2, lambda r: json.dump(
+            json.load(open(os.path.join(r, "something-something-v2-train.json")))
+            + [{"id": "999", "template": "Juggling [something]"}],
+            open(os.path.join(r, "something-something-v2-train.json.tmp"), "w"))
+         or os.replace(os.path.join(r, "something-something-v2-train.json.tmp"),
+                       os.path.join(r, "something-something-v2-train.json")),
+         "video 999 has class 'Juggling something'"),
+        (1, lambda r: shutil.rmtree(os.path.join(r, "20bn-something-something-v1", "3")),
+         r"1 of 12 videos listed in .*something-something-v1-train.csv have no frame folders, "
+         r"first: 3: .*20bn-something-something-v1/3"),
+        (2, lambda r: os.remove(os.path.join(r, "20bn-something-something-v2", "5.webm")),
+         r"1 of 12 videos .* have no video files, first: 5: .*5\.webm"),
+    ],
+)
+def test_a_wrong_release_is_named(version, edit, message, ssv1_root, ssv2_root, tmp_path):
+    root = broken_copy(ssv1_root if version == 1 else ssv2_root, str(tmp_path / "release"), edit)
+    with pytest.raises(ReleaseError, match=message):
+        build_dataset(f"gta_ssv{version}", ss_cfg(version, root), "train")
+
+
+def test_class_count_unlike_the_label_file_is_named(ssv2_root):
+    cfg = ss_cfg(2, ssv2_root, "MODEL.NUM_CLASSES", "174")
+    with pytest.raises(ReleaseError, match="MODEL.NUM_CLASSES=174, but the label file of gta_ssv2 "
+                                           "names 6 classes"):
+        build_dataset("gta_ssv2", cfg, "train")
+
+
+def test_a_broken_video_is_logged_replaced_and_counted(ssv2_root, tmp_path, caplog):
+    root = broken_copy(ssv2_root, str(tmp_path / "release"), lambda r: open(
+        os.path.join(r, "20bn-something-something-v2", "1.webm"), "wb").write(b"not a video"))
+    cfg = ss_cfg(2, root)
+    dataset = build_dataset("gta_ssv2", cfg, "train")
+    with caplog.at_level(logging.WARNING):
+        item = dataset[0]
+    assert item[-1]["unreadable"] >= 1
+    assert "1.webm" in caplog.text and "replaced" in caplog.text
+    assert item[2] != 0  # another video's item, as PySlowFast's datasets replace it
+    os.remove(os.path.join(root, "20bn-something-something-v2", "13.webm"))  # validation's first
+    open(os.path.join(root, "20bn-something-something-v2", "13.webm"), "wb").write(b"\0")
+    test = build_dataset("gta_ssv2", cfg, "test")
+    with pytest.raises(RuntimeError, match="13.webm"):  # a test score is never another video's
+        test[0]
