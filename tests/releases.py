@@ -145,7 +145,7 @@ def make_ssv2(root, classes=SS_CLASSES, per_class=(2, 1, 1), num_frames=(20, 23,
     return root
 
 
-def make_kinetics(root, num_classes=3, per_class=2, num_frames=40,
+def make_kinetics(root, num_classes=6, per_class=1, num_frames=40,
                   containers=(("mp4", "mpeg4"), ("mkv", "mpeg4"), ("webm", "libvpx-vp9"))):
     """Kinetics layout: video files in three containers, ``train/val/test.csv`` of
     ``path label`` with paths relative to the folder."""

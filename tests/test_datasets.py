@@ -139,7 +139,7 @@ def test_kinetics_videos_decode_in_every_container(extension, kinetics_root):
     cfg = gta_slowfast.load_config(
         os.path.join(CONFIGS, "Kinetics", "R2D_R50_GTA_8x8.yaml"),
         ["DATA.PATH_TO_DATA_DIR", kinetics_root, "DATA.PATH_PREFIX", kinetics_root,
-         "MODEL.NUM_CLASSES", "3", "NUM_GPUS", "0", "DATA.TRAIN_JITTER_SCALES", "[64, 72]",
+         "MODEL.NUM_CLASSES", "6", "NUM_GPUS", "0", "DATA.TRAIN_JITTER_SCALES", "[64, 72]",
          "DATA.TRAIN_CROP_SIZE", "56", "DATA.TEST_CROP_SIZE", "56"],
     )
     for mode in ("train", "test"):
@@ -180,7 +180,7 @@ def test_dense_indices_follow_pyslowfast():
 
     frames = torch.arange(300).view(300, 1, 1, 1)
     for clip_idx in range(10):
-        start, end = decoder.get_start_end_idx(300, 64 * 30 / 30, clip_idx, 10)
+        start, end = decoder.get_start_end_idx(300, 64 * 30 / 30, clip_idx, 10)[:2]  # main adds one
         expected = decoder.temporal_sampling(frames, start, end, 8).flatten().tolist()
         assert sampling.dense_indices(300, 8, 8, 30.0, 30, clip_idx, 10).tolist() == expected
 
@@ -324,3 +324,147 @@ def test_a_broken_video_is_logged_replaced_and_counted(ssv2_root, tmp_path, capl
     test = build_dataset("gta_ssv2", cfg, "test")
     with pytest.raises(RuntimeError, match="13.webm"):  # a test score is never another video's
         test[0]
+
+
+# ---------------------------------------------------------------- the data command
+
+
+def run_data_tool(capsys, *argv):
+    from gta_slowfast.tools import data
+
+    code = data.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_data_command_counts_a_complete_release(ssv2_root, capsys):
+    code, out, err = run_data_tool(
+        capsys, "--cfg", os.path.join(CONFIGS, "SSv2", "R2D_R50_GTA_8x1.yaml"),
+        "DATA.PATH_TO_DATA_DIR", ssv2_root, "MODEL.NUM_CLASSES", "6")
+    assert code == 0, out + err
+    assert "train: 12 videos, 6 classes in the label file, 6 used, 0 missing, 0 unreadable" in out
+    assert "val: 6 videos, 6 classes in the label file, 6 used, 0 missing, 0 unreadable" in out
+    assert "submission: 6 videos, 6 classes in the label file, 0 used, 0 missing, 0 unreadable" in out
+
+
+def test_data_command_lists_missing_and_unreadable_videos(ssv1_root, tmp_path, capsys):
+    def edit(root):
+        shutil.rmtree(os.path.join(root, "20bn-something-something-v1", "2"))
+        with open(os.path.join(root, "20bn-something-something-v1", "4", "00001.jpg"), "wb") as f:
+            f.write(b"not a jpeg")
+        os.rename(os.path.join(root, "20bn-something-something-v1", "5", "00001.jpg"),
+                  os.path.join(root, "20bn-something-something-v1", "5", "notes.txt"))
+        for name in os.listdir(os.path.join(root, "20bn-something-something-v1", "5")):
+            if name.endswith(".jpg"):
+                os.remove(os.path.join(root, "20bn-something-something-v1", "5", name))
+
+    root = broken_copy(ssv1_root, str(tmp_path / "release"), edit)
+    code, out, err = run_data_tool(
+        capsys, "--cfg", os.path.join(CONFIGS, "SSv1", "R2D_R50_GTA_8x1.yaml"),
+        "--splits", "train", "DATA.PATH_TO_DATA_DIR", root)
+    assert code == 1
+    assert "train: 12 videos, 6 classes in the label file, 6 used, 1 missing, 2 unreadable" in out
+    assert "MODEL.NUM_CLASSES=174 differs from the label file's 6" in out
+    assert "missing: 2: " in out and "/4/00001.jpg cannot be read" in out and "/5 holds no" in out
+    assert "decoding" in err  # the progress bar
+
+
+def test_data_command_names_a_wrong_release(tmp_path, capsys):
+    code, out, err = run_data_tool(
+        capsys, "--cfg", os.path.join(CONFIGS, "SSv1", "R2D_R50_GTA_8x1.yaml"),
+        "DATA.PATH_TO_DATA_DIR", str(tmp_path))
+    assert code == 2
+    assert "something-something-v1-labels.csv does not exist" in err
+
+
+def test_data_command_help(capsys):
+    from gta_slowfast.tools import data
+
+    with pytest.raises(SystemExit) as exit_info:
+        data.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "python -m gta_slowfast.tools.data" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the launcher's pre-flight
+
+
+def test_preflight_names_a_wrong_release_before_any_worker(ssv1_root, tmp_path):
+    from gta_slowfast.engine import launch
+
+    root = broken_copy(ssv1_root, str(tmp_path / "release"),
+                       lambda r: shutil.rmtree(os.path.join(r, "20bn-something-something-v1", "14")))
+    cfg = ss_cfg(1, root, "TRAIN.CHECKPOINT_FILE_PATH", "", "OUTPUT_DIR", str(tmp_path / "out"))
+    with pytest.raises(ReleaseError, match=r"1 of 6 videos listed in .*validation.csv"):
+        launch.preflight(cfg)
+
+
+def test_preflight_says_the_imagenet_start_is_missing(ssv1_root, tmp_path, monkeypatch):
+    from gta_slowfast.engine import launch
+
+    monkeypatch.chdir(tmp_path)
+    cfg = ss_cfg(1, ssv1_root, "OUTPUT_DIR", str(tmp_path / "out"))
+    assert cfg.TRAIN.CHECKPOINT_FILE_PATH == "r2d50_imagenet.pyth"
+    with pytest.raises(FileNotFoundError, match=r"r2d50_imagenet.pyth' does not exist: this config "
+                                                r"starts R2D-50 from ImageNet.*tools.convert torchvision"):
+        launch.preflight(cfg)
+
+
+def test_tsn_keys_with_a_dataset_that_ignores_them_are_refused(ssv1_root, tmp_path):
+    from gta_slowfast.engine import launch
+
+    cfg = ss_cfg(1, ssv1_root, "TRAIN.DATASET", "kinetics", "TRAIN.CHECKPOINT_FILE_PATH", "")
+    with pytest.raises(ReleaseError, match="TSN.ENABLE is True, but dataset 'kinetics'"):
+        launch.preflight(cfg)
+
+
+# ---------------------------------------------------------------- run_net on each release
+
+
+def run_net(*args):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "projects", "gta", "run_net.py"), *args],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+
+
+TINY_RUN = [
+    "NUM_GPUS", "0", "RESNET.WIDTH_PER_GROUP", "8", "GTA.GROUPS", "2", "GTA.NUM_REGIONS", "2",
+    "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", "1",
+    "SOLVER.WARMUP_EPOCHS", "0.0", "TRAIN.CHECKPOINT_FILE_PATH", "", "DATA_LOADER.NUM_WORKERS", "0",
+    "DATA_LOADER.PIN_MEMORY", "False", "TRAIN.EVAL_PERIOD", "1", "TRAIN.CHECKPOINT_PERIOD", "1",
+    "DATA.TRAIN_CROP_SIZE", "64", "DATA.TEST_CROP_SIZE", "64", "LOG_PERIOD", "1",
+]
+
+
+@pytest.mark.parametrize("config, release", [
+    ("SSv1/R2D_R50_GTA_8x1.yaml", "ssv1"),
+    ("SSv2/R2D_R50_GTA_8x1.yaml", "ssv2"),
+    ("Kinetics/R2D_R50_GTA_8x8.yaml", "kinetics"),
+])
+def test_run_net_trains_and_tests_the_r2d_gta_configs_on_a_release(
+    config, release, ssv1_root, ssv2_root, kinetics_root, tmp_path
+):
+    root = {"ssv1": ssv1_root, "ssv2": ssv2_root, "kinetics": kinetics_root}[release]
+    opts = ["DATA.PATH_TO_DATA_DIR", root, "OUTPUT_DIR", str(tmp_path / "out")] + TINY_RUN
+    if release == "kinetics":
+        opts += ["MODEL.NUM_CLASSES", "6", "DATA.PATH_PREFIX", root,
+                 "DATA.TRAIN_JITTER_SCALES", "[72, 80]", "TEST.NUM_ENSEMBLE_VIEWS", "2",
+                 "TEST.NUM_SPATIAL_CROPS", "3"]
+    else:
+        opts += ["MODEL.NUM_CLASSES", "6", "TSN.RESIZE", "[72, 96]"]
+    result = run_net("--cfg", os.path.join(CONFIGS, config), *opts)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    from gta_slowfast.engine import upstream  # PySlowFast's own tools/ wherever a checkout has them
+
+    trainer = "PySlowFast trainer (tools/" if upstream.find_checkout() else "fallback loop"
+    assert f"Trainer: {trainer}" in result.stdout
+    log = open(tmp_path / "out" / "stdout.log").read()
+    assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
+    assert os.path.isfile(tmp_path / "out" / "checkpoints" / "checkpoint_epoch_00001.pyth")

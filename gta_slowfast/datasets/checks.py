@@ -1,94 +1,145 @@
-"""Pre-flight checks of CSV video datasets (Kinetics layout): clear errors before training."""
+"""
+Pre-flight checks of a run's datasets, before any worker starts: the release datasets
+(``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics``) are built once in the launching process, which
+checks their files against the config, and their first item is decoded; PySlowFast's own
+Kinetics dataset gets its CSVs checked and one video decoded through PySlowFast's decoder.
+"""
 
+import inspect
+import logging
 import os
 
-CSV_DATASETS = ("kinetics",)
+from slowfast.datasets.build import build_dataset
+
+from .decoding import UnreadableVideo, probe_video
+from .kinetics import read_split as read_video_csv
+from .video_dataset import ReleaseError, ReleaseVideoDataset, check_split
+
+logger = logging.getLogger(__name__)
+
+PYSLOWFAST_CSV_DATASETS = ("kinetics",)
+IMAGENET_START = "r2d50_imagenet.pyth"
 PROBED_VIDEOS = 4
+
+
+def is_release_dataset(name):
+    from slowfast.datasets.build import DATASET_REGISTRY
+
+    cls = DATASET_REGISTRY._obj_map.get(name.capitalize())
+    return isinstance(cls, type) and issubclass(cls, ReleaseVideoDataset)
+
+
+def check_recipe_keys(cfg, dataset):
+    """Keys that only the release datasets read must not be set for another dataset, where
+    they would be ignored without a word."""
+    if is_release_dataset(dataset) or dataset == "synthetic":
+        return
+    if cfg.TSN.ENABLE:
+        raise ReleaseError(
+            f"TSN.ENABLE is True, but dataset {dataset!r} does not implement TSN sampling; use "
+            f"gta_ssv1, gta_ssv2 or gta_kinetics, or set TSN.ENABLE False"
+        )
+    if dataset == "ssv2" and cfg.DATA.RANDOM_FLIP and cfg.DATA.DIRECTIONAL_FLIP != "flip":
+        raise ReleaseError(
+            f"DATA.DIRECTIONAL_FLIP={cfg.DATA.DIRECTIONAL_FLIP!r}, but PySlowFast's ssv2 dataset "
+            f"flips every class; use gta_ssv2, or set DATA.DIRECTIONAL_FLIP flip or "
+            f"DATA.RANDOM_FLIP False"
+        )
+
+
+def check_imagenet_start(cfg):
+    """A run meant to start from the converted ImageNet weights that finds no file says so,
+    with the command that makes it."""
+    path = cfg.TRAIN.CHECKPOINT_FILE_PATH
+    if not cfg.TRAIN.ENABLE or not path or os.path.isfile(path):
+        return
+    if os.path.basename(path) == IMAGENET_START:
+        raise FileNotFoundError(
+            f"TRAIN.CHECKPOINT_FILE_PATH={path!r} does not exist: this config starts R2D-50 from "
+            f"ImageNet, as the paper does. Make the file with 'python -m gta_slowfast.tools."
+            f"convert torchvision --src resnet50-0676ba61.pth --dst {path}' (torchvision's "
+            f"IMAGENET1K_V1 weights; MODEL_ZOO.md), or add 'TRAIN.CHECKPOINT_FILE_PATH \"\"' to "
+            f"train from scratch"
+        )
+
+
+def check_release_split(cfg, dataset, split):
+    """Builds a release dataset (which checks its files) and decodes its first item."""
+    data = build_dataset(dataset, cfg, split)
+    data[0]
+    return len(data.split.entries)
 
 
 def check_csv_split(cfg, split):
     """
-    Checks ``DATA.PATH_TO_DATA_DIR/<split>.csv`` of a Kinetics-layout dataset: the file exists
-    and is not empty, every line is ``path<sep>label`` with an integer label below
-    MODEL.NUM_CLASSES, every video file exists, and the first few open with PyAV. Returns the
-    video paths; raises ValueError / FileNotFoundError naming the file and line.
+    Checks ``DATA.PATH_TO_DATA_DIR/<split>.csv`` of PySlowFast's own Kinetics dataset: the file
+    exists, every line is ``path<sep>label`` with a label in [0, MODEL.NUM_CLASSES), every
+    video file exists, the first few open with PyAV. Returns the video paths; raises
+    ReleaseError naming the file and line or video.
     """
-    import av
-
-    root = cfg.DATA.PATH_TO_DATA_DIR
-    if not root or not os.path.isdir(root):
-        raise FileNotFoundError(
-            f"DATA.PATH_TO_DATA_DIR={root!r} is not a directory (it must hold {split}.csv)"
-        )
-    csv_path = os.path.join(root, f"{split}.csv")
-    if not os.path.isfile(csv_path):
-        raise FileNotFoundError(f"{csv_path} does not exist (DATA.PATH_TO_DATA_DIR={root!r})")
-    separator = cfg.DATA.get("PATH_LABEL_SEPARATOR", " ")
-    videos, missing = [], []
-    with open(csv_path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            fields = line.strip().split(separator) if separator != " " else line.split()
-            if len(fields) != 2:
-                raise ValueError(
-                    f"{csv_path}:{number}: expected 'path{separator}label', got {line.strip()!r}"
-                )
-            path, label = fields
-            if not label.lstrip("-").isdigit() or not 0 <= int(label) < cfg.MODEL.NUM_CLASSES:
-                raise ValueError(
-                    f"{csv_path}:{number}: label {label!r} is not an integer in "
-                    f"[0, MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES})"
-                )
-            full = os.path.join(cfg.DATA.PATH_PREFIX, path)
-            videos.append(full)
-            if not os.path.isfile(full):
-                missing.append(f"{csv_path}:{number}: {full}")
-    if not videos:
-        raise ValueError(f"{csv_path} lists no videos")
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} of {len(videos)} videos in {csv_path} do not exist, first: "
-            + "; ".join(missing[:5])
-        )
-    for path in videos[:PROBED_VIDEOS]:
+    videos = read_video_csv(cfg, split)
+    check_split(cfg, videos, "kinetics")
+    for entry in videos.entries[:PROBED_VIDEOS]:
         try:
-            with av.open(path) as container:
-                if not container.streams.video:
-                    raise ValueError("no video stream")
-        except Exception as err:
-            raise ValueError(f"video {path} (listed in {csv_path}) is unreadable: {err}") from err
-    return videos
+            probe_video(entry.path)
+        except UnreadableVideo as err:
+            raise ReleaseError(
+                f"video {entry.path} (listed in {videos.sources[0]}) is unreadable: {err}"
+            ) from err
+    return [e.path for e in videos.entries]
 
 
 def check_pyslowfast_decoding(cfg, path):
     """
     Decodes the video at ``path`` through PySlowFast's own ``decoder.decode`` as its Kinetics
-    dataset does for training, and raises if no frames come back. PySlowFast main's PyAV path
-    has failed on every video since the August 2022 decoder rewrite (commit adc55ca: ``decode``
-    passes lists to ``pyav_decode``), which its Kinetics dataset only reports as a batch of
-    ``None`` many retries later.
+    dataset does for training, and raises if no frames come back. On PySlowFast main no video
+    decodes: its ``pyav`` path fails on every video since commit 99a655b (2022-04-06:
+    ``decode`` passes lists to ``pyav_decode``), its ``torchvision`` path needs a video reader
+    that torchvision >= 0.28 no longer has, and a container without a stream duration
+    (``.mkv``) raises at ``decoder.py:546``. Its Kinetics dataset only reports the first as a
+    batch of ``None`` many retries later.
     """
-    import inspect
-
     from slowfast.datasets import decoder
     from slowfast.datasets import video_container as container
 
     takes_lists = "time_diff_prob" in inspect.signature(decoder.decode).parameters
     rate, frames = cfg.DATA.SAMPLING_RATE, cfg.DATA.NUM_FRAMES
-    if takes_lists:
-        video = container.get_video_container(path, False, cfg.DATA.DECODING_BACKEND)
-        result = decoder.decode(
-            video, [rate], [frames], -1, 1, video_meta={}, target_fps=cfg.DATA.TARGET_FPS,
-            backend=cfg.DATA.DECODING_BACKEND, max_spatial_scale=0,
-        )[0]
-        result = None if result is None or result[0] is None else result[0]
-    else:  # the PyPI snapshot: PyAV only, one clip
-        result = decoder.decode(container.get_video_container(path), rate, frames, -1, 1)
+    try:
+        if takes_lists:
+            video = container.get_video_container(path, False, cfg.DATA.DECODING_BACKEND)
+            result = decoder.decode(
+                video, [rate], [frames], -1, 1, video_meta={}, target_fps=cfg.DATA.TARGET_FPS,
+                backend=cfg.DATA.DECODING_BACKEND, max_spatial_scale=0,
+            )[0]
+            result = None if result is None or result[0] is None else result[0]
+        else:  # the PyPI snapshot: PyAV only, one clip
+            result = decoder.decode(container.get_video_container(path), rate, frames, -1, 1)
+    except Exception as err:  # PySlowFast's decoders raise anything from RuntimeError to TypeError
+        result, reason = None, f"{type(err).__name__}: {err}"
+    else:
+        reason = "no frames came back"
     if result is None:
         raise RuntimeError(
-            f"PySlowFast's decoder (DATA.DECODING_BACKEND={cfg.DATA.DECODING_BACKEND!r}) "
-            f"returns no frames for {path}. PySlowFast main's 'pyav' backend fails on every "
-            f"video since commit adc55ca (2022-08); use 'torchvision' with a torchvision built "
-            f"with its video_reader, or a PySlowFast checkout from before that commit"
+            f"PySlowFast's Kinetics decoder (DATA.DECODING_BACKEND="
+            f"{cfg.DATA.DECODING_BACKEND!r}) cannot decode {path} ({reason}). On PySlowFast "
+            f"main no backend decodes today: 'pyav' fails on every video since commit 99a655b "
+            f"(2022-04-06), torchvision >= 0.28 has no video reader, and .mkv files without a "
+            f"stream duration raise. Use 'TRAIN.DATASET gta_kinetics TEST.DATASET gta_kinetics' "
+            f"(the same CSVs, decoded with PyAV by gta_slowfast)"
         )
+
+
+def check_datasets(cfg):
+    """Every dataset a run of ``cfg`` reads, checked before any worker starts."""
+    check_imagenet_start(cfg)
+    splits = (["train", "val"] if cfg.TRAIN.ENABLE else []) + (["test"] if cfg.TEST.ENABLE else [])
+    for split in splits:
+        dataset = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
+        check_recipe_keys(cfg, dataset)
+        if is_release_dataset(dataset):
+            count = check_release_split(cfg, dataset, split)
+            logger.info("%s %s split: %d videos listed, all present", dataset, split, count)
+        elif dataset in PYSLOWFAST_CSV_DATASETS:
+            videos = check_csv_split(cfg, split)
+            logger.info("%s split: %d videos listed", split, len(videos))
+            check_pyslowfast_decoding(cfg, videos[0])

@@ -20,7 +20,7 @@ import torch
 
 from .. import compat, load_config
 from ..checkpoints import preflight as check_checkpoints
-from ..datasets.checks import CSV_DATASETS, check_csv_split, check_pyslowfast_decoding
+from ..datasets.checks import check_datasets
 from . import fallback, upstream
 
 logger = logging.getLogger(__name__)
@@ -148,13 +148,7 @@ def preflight(cfg, pyslowfast_loader=False):
     ``pyslowfast_loader``: PySlowFast's trainer will load them, with PySlowFast's loader).
     Returns the checkpoints' LoadReports.
     """
-    splits = (["train", "val"] if cfg.TRAIN.ENABLE else []) + (["test"] if cfg.TEST.ENABLE else [])
-    for split in splits:
-        dataset = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
-        if dataset in CSV_DATASETS:
-            videos = check_csv_split(cfg, split)
-            logger.info("%s split: %d videos listed", split, len(videos))
-            check_pyslowfast_decoding(cfg, videos[0])
+    check_datasets(cfg)
     return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader)
 
 

@@ -1,0 +1,128 @@
+"""
+Checks a dataset release against a config before training on it.
+
+    python -m gta_slowfast.tools.data --cfg configs/SSv2/R2D_R50_GTA_8x1.yaml \\
+        DATA.PATH_TO_DATA_DIR /data/something-something-v2
+
+For every split the config's dataset reads (and, for Something-Something, the unlabelled
+official test list), prints the number of videos listed, the classes, the videos missing and,
+unless --no-decode, those that fail to decode (every video file is opened and its first
+frame decoded, every frame folder listed and its first frame read, with a progress bar). Exits 0 when everything is present and readable, 1 otherwise, 2 on
+a release whose files do not match the config (the message names the file).
+"""
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from .. import load_config
+from ..datasets import kinetics, ssv1, ssv2
+from ..datasets.decoding import UnreadableVideo, probe_video
+from ..datasets.video_dataset import ReleaseError
+
+READERS = {
+    "gta_ssv1": (ssv1.read_split, ("train", "val", "submission")),
+    "gta_ssv2": (ssv2.read_split, ("train", "val", "submission")),
+    "gta_kinetics": (kinetics.read_split, ("train", "val", "test")),
+    "kinetics": (kinetics.read_split, ("train", "val", "test")),
+}
+SHOWN = 5
+KNOWN_SPLITS = ("train", "val", "test", "submission")
+
+
+def scan_split(cfg, read_split, split, decode, progress=True):
+    """Counts of one split: {"videos", "classes", "labels used", "missing", "unreadable"}, with
+    the first few missing and unreadable paths."""
+    listed = read_split(cfg, split)
+    missing = listed.missing()
+    absent = {id(e) for e in missing}
+    unreadable = []
+    if decode:
+        present = [e for e in listed.entries if id(e) not in absent]
+        for entry in tqdm(present, desc=f"{split}: decoding", unit="video", disable=not progress,
+                          file=sys.stderr):
+            try:
+                probe_video(entry.path)
+            except UnreadableVideo as err:
+                unreadable.append(str(err))
+    labels = {e.label for e in listed.entries if e.label >= 0}
+    return {
+        "videos": len(listed.entries),
+        "classes": len(listed.class_names) if listed.class_names is not None else None,
+        "labels used": len(labels),
+        "missing": [f"{e.video_id}: {e.path}" for e in missing],
+        "unreadable": unreadable,
+    }
+
+
+def report_lines(split, counts, num_classes, decode):
+    classes = counts["classes"]
+    head = (
+        f"{split}: {counts['videos']} videos, "
+        + (f"{classes} classes in the label file, " if classes is not None else "")
+        + f"{counts['labels used']} used, {len(counts['missing'])} missing, "
+        + (f"{len(counts['unreadable'])} unreadable" if decode else "not decoded")
+    )
+    lines = [head]
+    if classes is not None and classes != num_classes:
+        lines.append(f"  MODEL.NUM_CLASSES={num_classes} differs from the label file's {classes}")
+    lines += [f"  missing: {m}" for m in counts["missing"][:SHOWN]]
+    lines += [f"  unreadable: {u}" for u in counts["unreadable"][:SHOWN]]
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m gta_slowfast.tools.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--cfg", required=True, help="the config whose dataset to check")
+    parser.add_argument(
+        "--splits", nargs="+", default=None,
+        help=f"splits to check, of {KNOWN_SPLITS} (default: train, val and, for "
+        "Something-Something, the official unlabelled test list 'submission')",
+    )
+    parser.add_argument("--no-decode", action="store_true", help="only check that files exist")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
+    args = parser.parse_args(argv)
+    if args.splits:  # --splits takes split names; what follows them are KEY VALUE overrides
+        names = args.splits[: next((i for i, s in enumerate(args.splits) if s not in KNOWN_SPLITS),
+                                   len(args.splits))]
+        args.opts = args.splits[len(names):] + (args.opts or [])
+        args.splits = names or None
+    try:
+        cfg = load_config(args.cfg, args.opts)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    dataset = cfg.TRAIN.DATASET
+    if dataset not in READERS:
+        print(
+            f"error: TRAIN.DATASET={dataset!r}: this command checks {sorted(READERS)}",
+            file=sys.stderr,
+        )
+        return 2
+    read_split, default_splits = READERS[dataset]
+    decode = not args.no_decode
+    problems = 0
+    print(f"{dataset} at {cfg.DATA.PATH_TO_DATA_DIR}")
+    for split in args.splits or default_splits:
+        if split not in default_splits + ("test",):
+            print(f"error: {dataset} has no split {split!r}", file=sys.stderr)
+            return 2
+        try:
+            counts = scan_split(cfg, read_split, split, decode)
+        except ReleaseError as err:
+            print(f"error: {split}: {err}", file=sys.stderr)
+            return 2
+        for line in report_lines(split, counts, cfg.MODEL.NUM_CLASSES, decode):
+            print(line)
+        problems += len(counts["missing"]) + len(counts["unreadable"])
+        problems += counts["classes"] not in (None, cfg.MODEL.NUM_CLASSES)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
