@@ -463,7 +463,7 @@ def test_run_net_trains_and_tests_the_r2d_gta_configs_on_a_release(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     from gta_slowfast.engine import upstream  # PySlowFast's own tools/ wherever a checkout has them
 
-    trainer = "PySlowFast trainer (tools/" if upstream.find_checkout() else "fallback loop"
+    trainer = "PySlowFast trainer (tools/" if upstream.find_checkout() else "gta_slowfast fallback loop"
     assert f"Trainer: {trainer}" in result.stdout
     log = open(tmp_path / "out" / "stdout.log").read()
     assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
