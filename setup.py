@@ -17,10 +17,16 @@ setup(
     # PySlowFast itself ("slowfast") is not listed: install it from your checkout
     # (pip install --no-deps -e /path/to/SlowFast), or take the PyPI snapshot through the
     # "pyslowfast" extra. Listing it here would overwrite a checkout.
-    install_requires=["torch", "fvcore", "iopath", "simplejson", "av", "matplotlib"],
+    install_requires=["torch", "fvcore", "iopath", "simplejson", "av", "matplotlib", "pillow", "tqdm"],
     extras_require={
         # The January-2020 PySlowFast snapshot on PyPI and what its datasets import.
         "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless"],
+        # What PySlowFast main's trainer imports at run time, for use beside your checkout
+        # (never PySlowFast itself; PyTorchVideo comes from its GitHub source, see README).
+        "slowfast-main": [
+            "opencv-python-headless", "pandas", "scipy", "scikit-learn", "tensorboard", "psutil",
+            "fairscale", "yacs", "termcolor", "tqdm", "parameterized", "networkx",
+        ],
         "test": ["pytest"],
     },
     entry_points={
@@ -31,6 +37,7 @@ setup(
             "gta-ensemble=gta_slowfast.tools.ensemble:main",
             "gta-visualize=gta_slowfast.tools.visualize:main",
             "gta-benchmark=gta_slowfast.tools.benchmark:main",
+            "gta-data=gta_slowfast.tools.data:main",
         ]
     },
 )
