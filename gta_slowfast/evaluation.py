@@ -1,0 +1,119 @@
+"""
+Per-class results of a multi-view test: the confusion matrix, per-class top-1 and mean class
+accuracy, written beside PySlowFast's metrics under OUTPUT_DIR.
+
+Something-Something is read class by class: which twin classes ("Pushing something from left
+to right" / "... right to left") a model confuses is exactly what temporal modelling changes.
+"""
+
+import csv
+import json
+import os
+
+import torch
+
+CONFUSION_PNG = "confusion_matrix.png"
+PER_CLASS_CSV = "per_class_top1.csv"
+SUMMARY_JSON = "per_class_summary.json"
+
+
+def confusion_matrix(scores, labels, num_classes):
+    """Counts [K, K]: row = true class, column = the class with the highest score."""
+    predicted = scores.argmax(dim=1)
+    index = labels.long() * num_classes + predicted.long()
+    return torch.bincount(index, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def per_class_top1(confusion):
+    """Top-1 accuracy (%) of each class, NaN for a class without test videos."""
+    totals = confusion.sum(dim=1).double()
+    return torch.where(totals > 0, confusion.diagonal().double() / totals * 100.0,
+                       torch.full_like(totals, float("nan")))
+
+
+def mean_class_accuracy(confusion):
+    """Mean of the per-class top-1 over the classes that have test videos (%)."""
+    accuracy = per_class_top1(confusion)
+    present = ~torch.isnan(accuracy)
+    return accuracy[present].mean().item() if present.any() else float("nan")
+
+
+def most_confused_pairs(confusion, class_names, count=10):
+    """The ``count`` largest off-diagonal cells: [true name, predicted name, videos]."""
+    off = confusion.clone()
+    off.fill_diagonal_(0)
+    values, flat = off.flatten().topk(min(count, off.numel()))
+    k = confusion.shape[0]
+    return [
+        [class_names[i // k], class_names[i % k], int(v)]
+        for v, i in zip(values.tolist(), flat.tolist())
+        if v > 0
+    ]
+
+
+def plot_confusion(confusion, class_names, path, title):
+    """A PNG of the row-normalised confusion matrix, every class labelled (up to 60)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = confusion.shape[0]
+    rows = confusion.double() / confusion.sum(dim=1, keepdim=True).clamp_min(1)
+    size = min(max(4.0, 0.35 * k + 2.0), 40.0)
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(rows.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
+    if k <= 60:
+        ax.set_xticks(range(k))
+        ax.set_yticks(range(k))
+        ax.set_xticklabels(class_names, rotation=90, fontsize=7)
+        ax.set_yticklabels(class_names, fontsize=7)
+        if k <= 20:
+            for i in range(k):
+                for j in range(k):
+                    if confusion[i, j]:
+                        ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
+                                color="white" if rows[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_per_class_results(output_dir, scores, labels, class_names=None, title="test"):
+    """
+    Writes ``per_class_top1.csv`` (class, videos, correct, top-1 %), ``per_class_summary.json``
+    (top-1, mean class accuracy, the most confused pairs) and ``confusion_matrix.png`` under
+    ``output_dir``. Returns the summary dict.
+    """
+    num_classes = scores.shape[1]
+    names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"{len(names)} class names for scores of {num_classes} classes (MODEL.NUM_CLASSES)"
+        )
+    confusion = confusion_matrix(scores, labels, num_classes)
+    accuracy = per_class_top1(confusion)
+    os.makedirs(output_dir, exist_ok=True)
+    with open(os.path.join(output_dir, PER_CLASS_CSV), "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["class", "name", "videos", "correct", "top1_acc"])
+        for i, name in enumerate(names):
+            videos = int(confusion[i].sum())
+            writer.writerow([i, name, videos, int(confusion[i, i]),
+                             "" if videos == 0 else f"{accuracy[i].item():.2f}"])
+    summary = {
+        "videos": int(labels.shape[0]),
+        "top1_acc": round(confusion.diagonal().sum().item() / max(labels.shape[0], 1) * 100, 2),
+        "mean_class_acc": round(mean_class_accuracy(confusion), 2),
+        "most_confused": most_confused_pairs(confusion, names),
+    }
+    with open(os.path.join(output_dir, SUMMARY_JSON), "w") as f:
+        json.dump(summary, f, indent=2)
+    plot_confusion(confusion, names, os.path.join(output_dir, CONFUSION_PNG),
+                   f"{title}: top-1 {summary['top1_acc']:.2f} %, "
+                   f"mean class {summary['mean_class_acc']:.2f} %")
+    return summary
