@@ -87,6 +87,25 @@ def pack_pathways(cfg, frames):
     return sf_utils.pack_pathway_output(cfg, frames)
 
 
+def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None):
+    """
+    uint8 frames [T, H, W, 3] to the model's input: normalised by ``DATA.MEAN`` / ``DATA.STD``,
+    the training augmentation (``train``; flipped under ``DATA.RANDOM_FLIP`` and ``flip_map``)
+    or the test crop ``spatial_idx``, packed into pathways. Returns (pathways, label), the label
+    changed where a flip swaps it.
+    """
+    frames = (frames.float() / 255.0 - torch.tensor(cfg.DATA.MEAN)) / torch.tensor(cfg.DATA.STD)
+    frames = frames.permute(3, 0, 1, 2)  # [C, T, H, W]
+    if train:
+        frames = (transforms.tsn_train if cfg.TSN.ENABLE else transforms.dense_train)(frames, cfg)
+        if cfg.DATA.RANDOM_FLIP:
+            frames, label = transforms.random_flip(frames, label, flip_map or {})
+    else:
+        test = transforms.tsn_test if cfg.TSN.ENABLE else transforms.dense_test
+        frames = test(frames, cfg, spatial_idx)
+    return pack_pathways(cfg, frames), label
+
+
 def check_split(cfg, split, dataset_name, labelled=True):
     """
     Checks a release split against the config: the class count of the label file equals
@@ -243,16 +262,7 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 f"{self.config_name} {self.mode}: {len(unreadable)} videos in a row failed to "
                 f"decode: {unreadable}"
             )
-        cfg = self.cfg
-        frames = (frames.float() / 255.0 - torch.tensor(cfg.DATA.MEAN)) / torch.tensor(cfg.DATA.STD)
-        frames = frames.permute(3, 0, 1, 2)  # [C, T, H, W]
-        label = entry.label
-        if self.mode == "train":
-            frames = (transforms.tsn_train if cfg.TSN.ENABLE else transforms.dense_train)(frames, cfg)
-            if cfg.DATA.RANDOM_FLIP:
-                frames, label = transforms.random_flip(frames, label, self._flip_map)
-        else:
-            test = transforms.tsn_test if cfg.TSN.ENABLE else transforms.dense_test
-            frames = test(frames, cfg, spatial)
+        frames, label = prepare_clip(self.cfg, frames, self.mode == "train", spatial,
+                                     entry.label, self._flip_map)
         meta = {"unreadable": len(unreadable)}
-        return trainer_item(pack_pathways(cfg, frames), label, index, meta)
+        return trainer_item(frames, label, index, meta)
