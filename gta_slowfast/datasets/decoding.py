@@ -66,6 +66,7 @@ def _frame_count(stream):
 
 
 def video_fps(stream):
+    """The stream's frame rate from its header (30 where it states none, as PySlowFast)."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     return float(rate) if rate else 30.0
 

@@ -102,3 +102,7 @@ class SomethingSomethingV1(ReleaseVideoDataset):
     lists (see the module docstring for the layout)."""
 
     read_split = staticmethod(read_split)
+
+    @staticmethod
+    def read_class_names(cfg):
+        return read_class_names(cfg)[0]

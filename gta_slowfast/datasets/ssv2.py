@@ -104,3 +104,7 @@ class SomethingSomethingV2(ReleaseVideoDataset):
     module docstring for the layout)."""
 
     read_split = staticmethod(read_split)
+
+    @staticmethod
+    def read_class_names(cfg):
+        return read_class_names(cfg)[0]

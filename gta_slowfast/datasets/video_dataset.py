@@ -106,11 +106,11 @@ def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None):
     return pack_pathways(cfg, frames), label
 
 
-def check_split(cfg, split, dataset_name, labelled=True):
+def check_split(cfg, split, dataset_name):
     """
-    Checks a release split against the config: the class count of the label file equals
-    MODEL.NUM_CLASSES, every label is in range (``labelled``), no listed video is missing.
-    Raises ReleaseError.
+    Checks a labelled release split against the config: the class count of the label file
+    equals MODEL.NUM_CLASSES, every label is in range, no listed video is missing. Raises
+    ReleaseError.
     """
     source = split.sources[0] if split.sources else cfg.DATA.PATH_TO_DATA_DIR
     if not split.entries:
@@ -120,7 +120,7 @@ def check_split(cfg, split, dataset_name, labelled=True):
             f"MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES}, but the label file of "
             f"{dataset_name} names {len(split.class_names)} classes ({split.sources[-1]})"
         )
-    bad = [e for e in split.entries if labelled and not 0 <= e.label < cfg.MODEL.NUM_CLASSES]
+    bad = [e for e in split.entries if not 0 <= e.label < cfg.MODEL.NUM_CLASSES]
     if bad:
         raise ReleaseError(
             f"{source}: video {bad[0].video_id} has label {bad[0].label}, not in "
@@ -194,6 +194,11 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
     @staticmethod
     def read_split(cfg, mode):
         raise NotImplementedError
+
+    @staticmethod
+    def read_class_names(cfg):
+        """The class names in index order where the release names its classes, else None."""
+        return None
 
     def __len__(self):
         return self.num_videos
