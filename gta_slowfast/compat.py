@@ -76,14 +76,27 @@ def alias_fbcode_paths(root):
             setattr(sys.modules[names[i - 1]], name.rsplit(".", 1)[1], module)
 
 
+PYSLOWFAST_MISSING = (
+    "gta_slowfast needs PySlowFast (the 'slowfast' package), which is not installed in this "
+    "Python ({python}). Install it from a checkout: git clone "
+    "https://github.com/facebookresearch/SlowFast && pip install --no-deps -e SlowFast; or take "
+    "the PyPI snapshot with gta_slowfast's extra: pip install -e '.[pyslowfast]' (in "
+    "gta_slowfast's source tree)."
+)
+
+
 def _checkout_root():
-    """The directory holding the imported ``slowfast`` package (a checkout's root on main)."""
+    """The directory holding the installed ``slowfast`` package (a checkout's root on main).
+    Raises an ImportError saying how to install PySlowFast when it is not installed."""
     spec = importlib.util.find_spec("slowfast")
+    if spec is None or spec.origin is None:
+        raise ImportError(PYSLOWFAST_MISSING.format(python=sys.executable), name="slowfast")
     return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
 
 
-if os.path.isdir(os.path.join(_checkout_root(), "ava_evaluation")):
-    alias_fbcode_paths(_checkout_root())
+CHECKOUT_ROOT = _checkout_root()
+if os.path.isdir(os.path.join(CHECKOUT_ROOT, "ava_evaluation")):
+    alias_fbcode_paths(CHECKOUT_ROOT)
 
 # Imported only after the stand-in is in place.
 import slowfast.config.defaults as _defaults  # noqa: E402
@@ -139,7 +152,7 @@ def _backfill_snapshot():
     # with OpenCV (BGR). The snapshot's own loaders decode RGB with PyAV and do not read it.
     _defaults._C.DATA.REVERSE_INPUT_CHANNEL = False
     # Fine-tune from TRAIN.CHECKPOINT_FILE_PATH at epoch 0 with a fresh optimizer, ignoring the
-    # epoch and optimizer state it stores, as in main (gta_slowfast.checkpoints reads both).
+    # epoch and optimizer state it stores, as in main (gta_slowfast.checkpoint reads both).
     _defaults._C.TRAIN.CHECKPOINT_EPOCH_RESET = False
     # Substrings removed from the tensor names of TRAIN.CHECKPOINT_FILE_PATH, as in main.
     _defaults._C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()

@@ -68,7 +68,7 @@ def create_model(config, num_classes=None, checkpoint=None, checkpoint_type="pyt
     fit) and its report logged. The config is kept as ``model.cfg``.
     """
     from . import build_model, load_config
-    from .checkpoints import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     overrides = list(opts or []) + ["NUM_GPUS", "0"]
     if num_classes is not None:

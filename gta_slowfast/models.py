@@ -21,6 +21,26 @@ logger = logging.getLogger(__name__)
 STAGES = ("s2", "s3", "s4", "s5")
 
 
+class BlockConstructionError(ValueError):
+    """A block that cannot be built at its place; the message names the place and the config
+    keys that decide it."""
+
+
+def _place_keys(cfg, stage, pathway):
+    """The config keys that decide the block at ``STAGES[stage]``, ``pathway``, and their values."""
+    keys = [
+        f"NONLOCAL.TYPE={cfg.NONLOCAL.TYPE!r}",
+        f"NONLOCAL.LOCATION[{stage}][{pathway}]={list(cfg.NONLOCAL.LOCATION[stage][pathway])}",
+        f"RESNET.WIDTH_PER_GROUP={cfg.RESNET.WIDTH_PER_GROUP}",
+        f"DATA.NUM_FRAMES={cfg.DATA.NUM_FRAMES}",
+        f"NONLOCAL.GROUP[{stage}][{pathway}]={cfg.NONLOCAL.GROUP[stage][pathway]}",
+    ]
+    if compat.model_class_name(cfg) == "SlowFast":
+        keys.insert(3, f"SLOWFAST.BETA_INV={cfg.SLOWFAST.BETA_INV}" if pathway else
+                    f"SLOWFAST.ALPHA={cfg.SLOWFAST.ALPHA}")
+    return ", ".join(keys)
+
+
 def _divide(value, divisor, what):
     if divisor < 1 or value % divisor:
         raise ValueError(f"{what}: {value} frames are not divisible by {divisor}")
@@ -61,16 +81,22 @@ def place_variant(model, cfg):
         return model
     for stage, pathway, module, attr in nonlocal_places(model, cfg):
         stock = getattr(module, attr)
-        spec = BlockSpec(
-            dim=stock.dim,
-            num_frames=stage_num_frames(cfg, stage, pathway),
-            gta_cfg=cfg.GTA,
-            pool_size=cfg.NONLOCAL.POOL[stage][pathway],
-            instantiation=cfg.NONLOCAL.INSTANTIATION,
-            norm_module=compat.model_norm_module(model),
-        )
-        block = build_variant(name, spec)
         path = f"{STAGES[stage]}.{attr}"
+        try:
+            spec = BlockSpec(
+                dim=stock.dim,
+                num_frames=stage_num_frames(cfg, stage, pathway),
+                gta_cfg=cfg.GTA,
+                pool_size=cfg.NONLOCAL.POOL[stage][pathway],
+                instantiation=cfg.NONLOCAL.INSTANTIATION,
+                norm_module=compat.model_norm_module(model),
+            )
+            block = build_variant(name, spec)
+        except (ValueError, TypeError) as err:
+            raise BlockConstructionError(
+                f"{path}: the {name!r} block for its {stock.dim} channels cannot be built "
+                f"({_place_keys(cfg, stage, pathway)}): {err}"
+            ) from err
         for sub_name, sub in block.named_modules():
             if isinstance(sub, ResidualAttention):
                 sub.block_name = f"{path}.{sub_name}" if sub_name else path

@@ -1,5 +1,7 @@
 """The blocks alone: shapes, identity at init, the CCMH arithmetic, gradients, bad inputs."""
 
+import copy
+
 import pytest
 import torch
 
@@ -41,11 +43,41 @@ def test_registry_has_required_variants():
 def test_shape_and_identity_at_init(variant):
     torch.manual_seed(0)
     block = build_variant(variant, spec()).train()
+    as_built = copy.deepcopy(block)
     x = torch.randn(2, 32, 4, 6, 6)
     y = block(x)
     assert y.shape == x.shape
-    if variant != "nonlocal":  # the stock block's zero init is applied by PySlowFast's init_weights
+    if variant == "nonlocal":  # its zero init is applied by PySlowFast's init_weights
+        stock_nonlocal_starts_as_pyslowfast_builds_it(as_built, x)
+    else:
         assert torch.equal(y, x)
+
+
+def stock_nonlocal_starts_as_pyslowfast_builds_it(block, x):
+    """``block`` (built with seed 0 for 32 channels, pool [1, 2, 2]) is PySlowFast's own
+    Nonlocal as a ResStage builds it (structure and hyper-parameters taken from a real
+    ResStage), with the weights of PySlowFast's Nonlocal built with the same seed, and starts
+    as the identity once PySlowFast's init_weights has run, as in a model."""
+    from slowfast.models.nonlocal_helper import Nonlocal
+    from slowfast.models.resnet_helper import ResStage
+    from slowfast.utils.weight_init_helper import init_weights
+
+    # A one-block res stage of 32 channels with a non-local block after block 0.
+    stage = ResStage([32], [32], [1], [[1]], [1], [8], [1], [1], [[0]], [1], [[1, 2, 2]], [1],
+                     instantiation="softmax")
+    in_stage = stage.pathway0_nonlocal0
+    assert type(block) is type(in_stage) is Nonlocal
+    assert repr(block) == repr(in_stage)  # modules, widths, pooling, norm eps and momentum
+    assert (block.dim_inner, block.instantiation) == (in_stage.dim_inner, in_stage.instantiation)
+    assert block.bn.transform_final_bn == in_stage.bn.transform_final_bn
+    torch.manual_seed(0)
+    reference = Nonlocal(32, 16, [1, 2, 2], instantiation="softmax").train()
+    ours, theirs = block.state_dict(), reference.state_dict()
+    assert ours.keys() == theirs.keys() == in_stage.state_dict().keys()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert torch.equal(block(x), reference(x))
+    init_weights(block, 0.01, True)
+    assert torch.equal(block(x), x)
 
 
 def test_unknown_variant_lists_known_ones():
@@ -119,13 +151,31 @@ def test_gradient_reaches_every_parameter(variant):
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_identity_init_still_trains_final_norm():
-    """Zero-initialised norm: the first step moves the norm scale, the rest follows later."""
+@pytest.mark.parametrize("variant", ["gta", "dnl"])
+def test_identity_init_still_trains_final_norm(variant):
+    """A block that starts as the identity (zero-initialised final norms) leaves it under
+    training: a few SGD steps towards a target that is not the input move the final norm
+    scales off zero, the block's output away from its input, and the loss down."""
     torch.manual_seed(0)
-    block = build_variant("gta", spec()).train()
+    block = build_variant(variant, spec()).train()
     x = torch.randn(2, 32, 4, 6, 6)
-    block(x).square().mean().backward()
-    assert block.temporal.bn.weight.grad.abs().sum() > 0
+    target = x + torch.randn_like(x)
+    assert torch.equal(block(x), x)
+    norms = [block.spatial.bn, block.temporal.bn]
+    assert all(torch.count_nonzero(norm.weight) == 0 for norm in norms)
+    optimizer = torch.optim.SGD(block.parameters(), lr=0.5)
+    losses = []
+    for _ in range(5):
+        loss = (block(x) - target).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(torch.count_nonzero(norm.weight) == norm.num_features for norm in norms)
+    with torch.no_grad():
+        moved = (block(x) - x).abs().mean().item()
+    assert moved > 1e-2 * x.abs().mean().item()
+    assert losses[-1] < losses[0]
 
 
 @pytest.mark.parametrize("cls,kwargs", [

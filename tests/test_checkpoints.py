@@ -20,7 +20,7 @@ import slowfast.utils.checkpoint as cu
 from slowfast.utils.c2_model_loading import get_name_convert_func
 
 import gta_slowfast
-from gta_slowfast import checkpoints as ck
+from gta_slowfast import checkpoint as ck
 from gta_slowfast import compat
 from gta_slowfast.engine import launch, upstream
 from gta_slowfast.tools import convert
@@ -370,10 +370,86 @@ def test_exact_mode_refuses_a_checkpoint_without_the_blocks(files, tmp_path):
         ck.load_for_test(cfg, build(cfg))
 
 
+def cfg_of_a_test_only_run(tmp_path, train_checkpoint):
+    """A test-only run (TRAIN.ENABLE False) of the 10-class GTA model with no
+    TEST.CHECKPOINT_FILE_PATH and no checkpoint in OUTPUT_DIR: PySlowFast's test then loads
+    TRAIN.CHECKPOINT_FILE_PATH."""
+    cfg = cfg_of("gta")
+    cfg.OUTPUT_DIR = str(tmp_path / "out")
+    cfg.TRAIN.DATASET = cfg.TEST.DATASET = "synthetic"
+    cfg.TRAIN.ENABLE, cfg.TEST.ENABLE = False, True
+    cfg.TRAIN.CHECKPOINT_FILE_PATH = str(train_checkpoint)
+    return cfg
+
+
+def seven_class_checkpoint(tmp_path):
+    cfg = cfg_of("gta")
+    cfg.MODEL.NUM_CLASSES = 7
+    path = tmp_path / "seven.pyth"
+    torch.save({"model_state": build(cfg, seed=3).state_dict()}, path)
+    return path
+
+
+HEAD_REFUSED = (r"(?s)seven.pyth does not fit the model \(testing and resuming take every "
+                r"tensor of the model from it, head included.*head.projection.weight: checkpoint "
+                r"\[7, 256\], model \[10, 256\].*head.projection.bias: checkpoint \[7\], "
+                r"model \[10\].*MODEL.NUM_CLASSES")
+
+
+def test_a_test_loads_every_tensor_of_its_fallback_checkpoint(tmp_path):
+    cfg = cfg_of("gta")
+    source = build(cfg, seed=3)
+    path = tmp_path / "ten.pyth"
+    torch.save({"model_state": source.state_dict()}, path)
+    cfg = cfg_of_a_test_only_run(tmp_path, path)
+    model = build(cfg, seed=4)
+    report = ck.load_for_test(cfg, model)
+    assert report.mode == "exact" and not report.head_reinitialized
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_a_test_refuses_a_fallback_checkpoint_of_another_class_count(tmp_path):
+    cfg = cfg_of_a_test_only_run(tmp_path, seven_class_checkpoint(tmp_path))
+    with pytest.raises(ck.CheckpointError, match=HEAD_REFUSED):
+        ck.load_for_test(cfg, build(cfg))
+
+
+@pytest.mark.parametrize("pyslowfast_loader", [False, True])
+def test_preflight_refuses_a_test_only_run_of_another_class_count(tmp_path, pyslowfast_loader):
+    cfg = cfg_of_a_test_only_run(tmp_path, seven_class_checkpoint(tmp_path))
+    with pytest.raises(ck.CheckpointError, match=HEAD_REFUSED):
+        launch.preflight(cfg, pyslowfast_loader=pyslowfast_loader)
+
+
+@requires_main
+def test_pyslowfast_test_loader_keeps_a_head_of_another_class_count_silently(tmp_path):
+    """Why the pre-flight refuses the run above before PySlowFast's trainer starts: its
+    load_test_checkpoint loads the 7-class checkpoint into the 10-class model without an error
+    and keeps the head as initialised."""
+    cfg = cfg_of_a_test_only_run(tmp_path, seven_class_checkpoint(tmp_path))
+    model = build(cfg, seed=4)
+    head = model.state_dict()["head.projection.weight"].clone()
+    cu.load_test_checkpoint(cfg, model)
+    assert torch.equal(model.state_dict()["head.projection.weight"], head)
+
+
+@pytest.mark.parametrize("mode", ["finetune", "exact"])
+def test_gta_matrices_of_another_clip_length_name_num_frames(tmp_path, mode):
+    path = tmp_path / "t4.pyth"
+    torch.save({"model_state": build(small_cfg("gta", frames=4, crop=CROP)).state_dict()}, path)
+    model = build(cfg_of("gta"))  # DATA.NUM_FRAMES 8
+    with pytest.raises(ck.CheckpointError, match=r"(?s)pixel_attention: checkpoint \[2, 2, 4, 4\], "
+                       r"model \[2, 2, 8, 8\].*10 of GTA's temporal matrices are T x T over "
+                       r"another clip length \(e.g. s3.pathway0_nonlocal1.temporal.pixel_attention: "
+                       r"T=4 in the checkpoint, T=8 in the model; all: 4 vs 8\): set "
+                       r"DATA.NUM_FRAMES"):
+        ck.load_checkpoint(str(path), model, mode=mode)
+
+
 ROUND_TRIP = f"""
 import sys, torch
 from conftest import build, small_cfg
-from gta_slowfast.checkpoints import load_checkpoint
+from gta_slowfast.checkpoint import load_checkpoint
 model = build(small_cfg("gta", identity_init=False, crop={CROP}), seed=99)
 report = load_checkpoint(sys.argv[1], model, mode="exact")
 model.eval()
@@ -386,7 +462,7 @@ torch.save({{"y": y, "epoch": report.epoch}}, sys.argv[3])
 def test_round_trip_through_pyslowfast_save_checkpoint_in_a_fresh_process(tmp_path):
     cfg = cfg_of("gta", identity_init=False)
     cfg.OUTPUT_DIR = str(tmp_path)
-    cfg.SOLVER.BASE_LR = 0.01
+    cfg.SOLVER.BASE_LR = 1e-4  # small steps: the random BN of trained() gives large gradients
     model = trained(build(cfg, seed=1), cfg)  # BN statistics that keep eval mode finite
     optimizer = optim.construct_optimizer(model, cfg)
     model.train()

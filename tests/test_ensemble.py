@@ -1,5 +1,6 @@
 """The ensemble tool on saved predictions."""
 
+import json
 import pickle
 
 import pytest
@@ -22,7 +23,8 @@ def test_averages_normalised_scores(tmp_path, capsys):
     scores, got_labels, singles = ensemble.ensemble([a, b])
     assert got_labels.tolist() == labels
     torch.testing.assert_close(scores.sum(1), torch.ones(3))
-    assert singles == {a: pytest.approx(200 / 3), b: pytest.approx(200 / 3)}
+    assert singles == {a: {"top1": pytest.approx(200 / 3), "top5": 100.0},
+                       b: {"top1": pytest.approx(200 / 3), "top5": 100.0}}
     assert ensemble.topk_accuracy(scores, got_labels, 1) == pytest.approx(100.0)
     ensemble.main(["--preds", a, b, "--json", str(tmp_path / "r.json")])
     assert "ensemble of 2 (3 videos): top-1 100.00 %" in capsys.readouterr().out
@@ -45,3 +47,52 @@ def test_bad_files_are_named(tmp_path):
         pickle.dump([torch.zeros(3, 2)], f)
     with pytest.raises(ValueError, match=r"one.pkl: expected \[scores, labels\]"):
         ensemble.load_predictions(str(tmp_path / "one.pkl"))
+
+
+def test_prints_top1_and_top5_of_each_model_and_of_the_ensemble(tmp_path, capsys):
+    # 6 classes, 3 videos of labels 0, 1, 5; every row sums to 21. Ranks of the true class (by
+    # hand): a: 1st, 1st, 6th -> top-1 66.67 %, top-5 66.67 %; b: 3rd, 1st, 6th -> top-1
+    # 33.33 %, top-5 66.67 %. Mean of the two, video 0: class 0 5, class 1 5.5 -> 2nd; so
+    # 2nd, 1st, 6th -> top-1 33.33 %, top-5 66.67 %.
+    a = save(tmp_path / "a.pkl", [[6, 5, 4, 3, 2, 1], [1, 6, 2, 3, 4, 5], [6, 5, 4, 3, 2, 1]],
+             [0, 1, 5])
+    b = save(tmp_path / "b.pkl", [[4, 6, 5, 3, 2, 1], [1, 6, 2, 3, 4, 5], [6, 5, 4, 3, 2, 1]],
+             [0, 1, 5])
+    ensemble.main(["--preds", a, b, "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{a}: top-1 66.67 %, top-5 66.67 %",
+        f"{b}: top-1 33.33 %, top-5 66.67 %",
+        "ensemble of 2 (3 videos): top-1 33.33 %, top-5 66.67 %",
+    ]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["single_top5_acc"] == {a: 66.67, b: 66.67}
+
+
+@pytest.mark.parametrize("weights,message", [
+    (["1", "-1"], r"--weights must be finite and non-negative .*got -1.0 for .*b.pkl"),
+    (["0", "0"], r"--weights 0.0 0.0: they sum to 0"),
+    (["1", "nan"], r"--weights must be finite and non-negative .*got nan for .*b.pkl"),
+])
+def test_weights_that_make_no_mean_are_refused(tmp_path, weights, message):
+    a = save(tmp_path / "a.pkl", [[1.0, 0.0], [0.0, 1.0]], [0, 1])
+    b = save(tmp_path / "b.pkl", [[0.0, 1.0], [1.0, 0.0]], [0, 1])
+    with pytest.raises(ValueError, match=message):
+        ensemble.main(["--preds", a, b, "--weights", *weights])
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_predictions_that_pickle_code_are_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    with open(tmp_path / "evil.pkl", "wb") as f:
+        pickle.dump([torch.zeros(2, 2), _Exploit(str(marker))], f)
+    with pytest.raises(ValueError, match=r"evil.pkl is not loaded: it references \S*\.open,"):
+        ensemble.load_predictions(str(tmp_path / "evil.pkl"))
+    assert not marker.exists()

@@ -10,6 +10,8 @@ written as MPEG-4 files with a ``{split}.csv`` per split (``path label``, Kineti
 read back with PyAV and PySlowFast's transforms (``registration.Synthetic``).
 """
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -98,26 +100,77 @@ def write_video(path, frames, fps=30):
             container.mux(packet)
 
 
+def _manifest_matches(root, params):
+    """True if ``root`` holds a complete dataset of ``params`` (its manifest is written last)."""
+    manifest = os.path.join(root, MANIFEST)
+    if not os.path.isfile(manifest):
+        return False
+    with open(manifest) as f:
+        return json.load(f) == params
+
+
+@contextlib.contextmanager
+def _generation_lock(root):
+    """
+    An exclusive ``fcntl.flock`` on ``<root>.lock`` beside ``root``, so that of all the
+    processes that build the dataset at once (DDP ranks, loader workers) one generates and the
+    others wait. The kernel releases the lock if its holder dies.
+    """
+    parent = os.path.dirname(os.path.abspath(root))
+    os.makedirs(parent, exist_ok=True)
+    path = os.path.abspath(root) + ".lock"
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("Waiting for another process to finish the synthetic dataset at %s", root)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def generate(root, seed, num_train, num_test, size, num_frames):
     """
     Writes the dataset under ``root`` (``videos/``, ``train.csv``, ``val.csv``, ``test.csv`` and
     a manifest of the parameters) unless a dataset with the same parameters is already there.
     Train and test clips come from disjoint seeds; ``val.csv`` equals ``test.csv``. Returns
     ``root``.
+
+    Safe to call from many processes at once: one generates, under ``_generation_lock``, into a
+    staging folder that is renamed to ``root`` once complete (manifest last); the others wait
+    for the lock and then find the complete manifest. A failure is raised, never taken for a
+    finished dataset.
     """
     params = dict(
         seed=seed, num_train=num_train, num_test=num_test, size=size, num_frames=num_frames,
         classes=list(CLASS_NAMES),
     )
-    manifest = os.path.join(root, MANIFEST)
-    if os.path.isfile(manifest):
-        with open(manifest) as f:
-            if json.load(f) == params:
-                return root
-        logger.info("Synthetic dataset at %s has other parameters; regenerating it", root)
-    parent = os.path.dirname(os.path.abspath(root))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
+    if _manifest_matches(root, params):
+        return root
+    with _generation_lock(root):
+        if _manifest_matches(root, params):  # generated while this process waited
+            return root
+        if os.path.isdir(root):
+            logger.info("Synthetic dataset at %s has other parameters; regenerating it", root)
+        parent = os.path.dirname(os.path.abspath(root))
+        staging = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
+        try:
+            _write(staging, root, params)
+            if os.path.isdir(root):
+                shutil.rmtree(root)
+            os.replace(staging, root)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # what a failure left; nothing after the rename
+    return root
+
+
+def _write(staging, root, params):
+    """Writes the dataset of ``params`` into ``staging``, its CSV files naming its videos under
+    ``root``; the manifest last."""
+    seed, num_train, num_test = params["seed"], params["num_train"], params["num_test"]
+    size, num_frames = params["size"], params["num_frames"]
     counts = {"train": num_train, "test": num_test}
     logger.info("Generating the synthetic dataset (%s) in %s", params, root)
     for split, count in counts.items():
@@ -137,10 +190,3 @@ def generate(root, seed, num_train, num_test, size, num_frames):
     shutil.copy(os.path.join(staging, "test.csv"), os.path.join(staging, "val.csv"))
     with open(os.path.join(staging, MANIFEST), "w") as f:
         json.dump(params, f, indent=2)
-    if os.path.isdir(root):
-        shutil.rmtree(root)
-    try:
-        os.replace(staging, root)
-    except OSError:  # another process finished the same, deterministic, dataset first
-        shutil.rmtree(staging, ignore_errors=True)
-    return root

@@ -25,7 +25,7 @@ from slowfast.datasets.build import build_dataset
 from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
 
 from .. import build_model, compat, dummy_inputs
-from ..checkpoints import load_for_test, resume_or_initialize
+from ..checkpoint import load_for_test, resume_or_initialize
 
 logger = logging.get_logger(__name__)
 

@@ -19,7 +19,7 @@ import sys
 import torch
 
 from .. import compat, load_config
-from ..checkpoints import preflight as check_checkpoints
+from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
 from . import fallback, upstream
 
@@ -144,7 +144,7 @@ def launch_job(cfg, init_method, func):
 def preflight(cfg, pyslowfast_loader=False):
     """
     Clear errors before any worker starts: dataset files, and checkpoints that do not fit, loaded
-    into a CPU copy of the model as the run will load them (``gta_slowfast.checkpoints.preflight``;
+    into a CPU copy of the model as the run will load them (``gta_slowfast.checkpoint.preflight``;
     ``pyslowfast_loader``: PySlowFast's trainer will load them, with PySlowFast's loader).
     Returns the checkpoints' LoadReports.
     """

@@ -171,8 +171,9 @@ def check_against_model(state, cfg):
 def convert_torchvision(src, dst, cfg_path=None):
     """``torchvision`` command: converts the file ``src`` and saves the checkpoint ``dst``."""
     from .. import compat, load_config
+    from ..checkpoint import read_torch_file
 
-    state_dict = unwrap_state_dict(torch.load(src, map_location="cpu", weights_only=True), src)
+    state_dict = unwrap_state_dict(read_torch_file(src), src)
     state, dropped = convert_torchvision_resnet50(state_dict, source=src)
     cfg = load_config(cfg_path) if cfg_path else r2d50_cfg()
     uncovered = check_against_model(state, cfg)
@@ -210,7 +211,7 @@ def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False)
     """``nonlocal`` command: writes to ``dst`` the model of ``cfg_path`` (with ``opts``) with every
     tensor of the checkpoint ``src`` that fits it; returns the LoadReport."""
     from .. import build_model, load_config
-    from ..checkpoints import BLOCK_KEY, cpu_cfg, group_names, match_state, read_checkpoint
+    from ..checkpoint import BLOCK_KEY, cpu_cfg, group_names, match_state, read_checkpoint
 
     checkpoint = read_checkpoint(src, kind)
     cfg = load_config(cfg_path, opts)

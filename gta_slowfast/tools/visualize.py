@@ -27,7 +27,6 @@ forward hooks; the models run on the CPU. KEY VALUE overrides apply to both conf
 import argparse
 import logging
 import os
-import pickle
 import re
 import sys
 
@@ -54,52 +53,16 @@ def figure_size(rows, cols, extra_width=0.0):
 # Models and checkpoints
 
 
-def read_model_state(path):
-    """The ``model_state`` of the PySlowFast checkpoint at ``path``, on the CPU."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
-        raise ValueError(f"checkpoint {path!r} could not be read: {error}") from error
-    if not isinstance(checkpoint, dict) or "model_state" not in checkpoint:
-        got = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ValueError(
-            f"checkpoint {path!r} is not a PySlowFast checkpoint: expected a dict with "
-            f"'model_state', got {got}"
-        )
-    state = checkpoint["model_state"]
-    if state and all(key.startswith("module.") for key in state):  # saved from a DDP wrapper
-        state = {key[len("module."):]: value for key, value in state.items()}
-    return state
-
-
 def load_weights(model, path, cfg_path):
-    """Loads the checkpoint at ``path`` into ``model``; a mismatch names the tensors."""
-    state = read_model_state(path)
-    own = model.state_dict()
-    missing = [key for key in own if key not in state]
-    unexpected = [key for key in state if key not in own]
-    mismatched = [
-        f"{key}: checkpoint {list(state[key].shape)}, model {list(value.shape)}"
-        for key, value in own.items()
-        if key in state and tuple(state[key].shape) != tuple(value.shape)
-    ]
-    if missing or unexpected or mismatched:
-        problems = []
-        for what, keys in (
-            ("missing from the checkpoint", missing),
-            ("not in the model", unexpected),
-            ("of another shape", mismatched),
-        ):
-            if keys:
-                problems.append(f"{len(keys)} tensors {what} (e.g. {keys[:3]})")
-        raise ValueError(
-            f"checkpoint {path!r} does not fit the model of config {cfg_path!r}: "
-            + "; ".join(problems)
-            + ". Was it trained with another architecture or NONLOCAL.TYPE?"
-        )
-    model.load_state_dict(state)
+    """Loads the PyTorch checkpoint at ``path`` into ``model`` with the package's one checkpoint
+    reader (``weights_only``), every tensor of the model and of the checkpoint; a mismatch
+    names the tensors and the config."""
+    from ..checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        load_checkpoint(path, model, mode="exact")
+    except CheckpointError as error:
+        raise CheckpointError(f"config {cfg_path}: {error}") from error
 
 
 def build(cfg_path, checkpoint, opts):

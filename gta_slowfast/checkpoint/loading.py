@@ -1,0 +1,199 @@
+"""
+Loading checkpoints into models, as PySlowFast's trainers decide what to load: the plans of a
+training run (``train_plan``: the last checkpoint of OUTPUT_DIR, else
+``TRAIN.CHECKPOINT_FILE_PATH`` to fine-tune from) and of a test (``test_plan``), each loaded
+with ``load_checkpoint`` and reported in a ``LoadReport``.
+
+A test evaluates the weights it loads, so every test-purpose load is ``"exact"``: every tensor
+of the model, head included, must come from the checkpoint, or the load stops naming what it
+could not load. (PySlowFast's own ``load_test_checkpoint`` falls back to
+``TRAIN.CHECKPOINT_FILE_PATH`` and keeps, without an error, a head of another class count as
+initialised; the pre-flight refuses such a run before PySlowFast's trainer starts.)
+
+The epoch and optimizer state follow PySlowFast: a checkpoint that stores an epoch is resumed
+(training continues after that epoch, with the stored optimizer state) unless
+``TRAIN.CHECKPOINT_EPOCH_RESET``. Resuming the training state of a network with other parameters
+is refused, naming the key that starts fine-tuning instead.
+"""
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import slowfast.utils.checkpoint as cu
+import slowfast.utils.logging as logging
+
+from .. import compat
+from .io import CheckpointError, read_checkpoint
+from .matching import clear_names, match_state
+
+logger = logging.get_logger(__name__)
+
+
+def _restore_optimizer(optimizer, checkpoint, report):
+    reset = "set TRAIN.CHECKPOINT_EPOCH_RESET True to start at epoch 0 with a fresh optimizer"
+    if not report.same_network:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} stores the training state of epoch "
+            f"{checkpoint.epoch} (epoch and optimizer state) of a network with other parameters "
+            f"({len(report.new_blocks)} new block tensors, {len(report.head_reinitialized)} "
+            f"re-initialised head tensors, {len(report.unused)} unused checkpoint tensors). "
+            f"PySlowFast resumes that state unless told not to: to fine-tune from it, {reset}"
+        )
+    if checkpoint.optimizer_state is None:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} stores epoch {checkpoint.epoch} but no "
+            f"'optimizer_state' to resume with; {reset}"
+        )
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    except (ValueError, KeyError) as err:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path}: its optimizer state does not fit the optimizer "
+            f"({type(err).__name__}: {err}); {reset}"
+        ) from err
+    report.optimizer_restored = True
+
+
+def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
+                    optimizer=None, epoch_reset=False, clear_name_pattern=()):
+    """
+    Loads the checkpoint at ``path`` into ``model`` (DDP-wrapped or not) as ``match_state``
+    decides and, as PySlowFast does, takes its epoch (and, given ``optimizer``, its optimizer
+    state) unless ``epoch_reset``. ``clear_name_pattern``: as PySlowFast, applied to PyTorch
+    checkpoints loaded without inflation. Logs and returns the LoadReport.
+    """
+    net = model.module if hasattr(model, "module") else model
+    checkpoint = read_checkpoint(path, kind)
+    if clear_name_pattern and kind == "pytorch" and not inflate:
+        checkpoint.model_state = clear_names(checkpoint.model_state, clear_name_pattern)
+    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode)
+    if checkpoint.epoch is not None and not epoch_reset:
+        report.epoch = checkpoint.epoch
+        if optimizer is not None:
+            _restore_optimizer(optimizer, checkpoint, report)
+    net.load_state_dict(to_load, strict=False)
+    logger.info(report.summary())
+    return report
+
+
+@dataclass
+class LoadPlan:
+    """A checkpoint a run loads, and how: PySlowFast's order and arguments."""
+
+    source: str  # where the path comes from, for messages
+    path: str
+    purpose: str  # "train" (with the optimizer) or "test"
+    kind: str = "pytorch"
+    mode: str = "exact"
+    inflate: bool = False
+    epoch_reset: bool = False
+    clear_name_pattern: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.purpose == "test" and self.mode != "exact":
+            raise ValueError(
+                f"{self.source} ({self.path}): a test loads every tensor of the model, head "
+                f"included (mode 'exact'), not mode {self.mode!r}"
+            )
+
+    def load(self, model, optimizer=None):
+        logger.info("Load from %s: %s", self.source, self.path)
+        return load_checkpoint(
+            self.path, model, self.kind, self.inflate, self.mode, optimizer,
+            self.epoch_reset, self.clear_name_pattern,
+        )
+
+
+def _last_checkpoint(cfg):
+    if compat.GENERATION == "main":
+        return cu.get_last_checkpoint(cfg.OUTPUT_DIR, task=cfg.TASK)
+    return cu.get_last_checkpoint(cfg.OUTPUT_DIR)
+
+
+def train_plan(cfg):
+    """What training loads first, as PySlowFast's train_net: the last checkpoint of OUTPUT_DIR
+    (TRAIN.AUTO_RESUME), else TRAIN.CHECKPOINT_FILE_PATH; None for neither."""
+    if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
+        last = _last_checkpoint(cfg)
+        # As train_net: no fall-back to TRAIN.CHECKPOINT_FILE_PATH once OUTPUT_DIR has one.
+        return LoadPlan("the last checkpoint of OUTPUT_DIR", last, "train") if last else None
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        return LoadPlan(
+            "TRAIN.CHECKPOINT_FILE_PATH",
+            cfg.TRAIN.CHECKPOINT_FILE_PATH,
+            "train",
+            kind=cfg.TRAIN.CHECKPOINT_TYPE,
+            mode="finetune",
+            inflate=cfg.TRAIN.CHECKPOINT_INFLATE,
+            epoch_reset=cfg.TRAIN.CHECKPOINT_EPOCH_RESET,
+            clear_name_pattern=tuple(cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN),
+        )
+    return None
+
+
+def test_plan(cfg):
+    """What testing loads, as PySlowFast's test_net: TEST.CHECKPOINT_FILE_PATH, else the last
+    checkpoint of OUTPUT_DIR, else TRAIN.CHECKPOINT_FILE_PATH (without inflation); None for
+    none of them. Each is loaded exactly: a test evaluates every tensor it loads."""
+    if cfg.TEST.CHECKPOINT_FILE_PATH:
+        return LoadPlan(
+            "TEST.CHECKPOINT_FILE_PATH", cfg.TEST.CHECKPOINT_FILE_PATH, "test",
+            kind=cfg.TEST.CHECKPOINT_TYPE,
+        )
+    if cu.has_checkpoint(cfg.OUTPUT_DIR):
+        return LoadPlan("the last checkpoint of OUTPUT_DIR", _last_checkpoint(cfg), "test")
+    if cfg.TRAIN.CHECKPOINT_FILE_PATH:
+        return LoadPlan(
+            "TRAIN.CHECKPOINT_FILE_PATH", cfg.TRAIN.CHECKPOINT_FILE_PATH, "test",
+            kind=cfg.TRAIN.CHECKPOINT_TYPE,
+        )
+    return None
+
+
+def warn_about_start(cfg, plan, report):
+    if report.new_blocks and not cfg.GTA.ZERO_INIT_FINAL_NORM:
+        logger.warning(
+            "GTA.ZERO_INIT_FINAL_NORM is False: the %d new block tensors do not start as the "
+            "identity, so the network no longer computes what %s computed",
+            len(report.new_blocks), plan.path,
+        )
+    if plan.mode == "finetune" and report.epoch + 1 >= cfg.SOLVER.MAX_EPOCH:
+        logger.warning(
+            "%s resumes after epoch %d and SOLVER.MAX_EPOCH is %d: nothing to train; set "
+            "TRAIN.CHECKPOINT_EPOCH_RESET True to fine-tune from it",
+            plan.path, report.epoch, cfg.SOLVER.MAX_EPOCH,
+        )
+
+
+def resume_or_initialize(cfg, model, optimizer):
+    """Loads what ``train_plan`` says into ``model`` and ``optimizer``; returns the epoch to
+    start training at."""
+    plan = train_plan(cfg)
+    if plan is None:
+        return 0
+    report = plan.load(model, optimizer)
+    warn_about_start(cfg, plan, report)
+    return report.epoch + 1
+
+
+def load_for_test(cfg, model):
+    """Loads what ``test_plan`` says into ``model``; returns the LoadReport (None: nothing to
+    load, the model is tested as initialised)."""
+    plan = test_plan(cfg)
+    if plan is None:
+        logger.warning(
+            "No checkpoint to test: TEST.CHECKPOINT_FILE_PATH and TRAIN.CHECKPOINT_FILE_PATH are "
+            "empty and %s has none. Testing the randomly initialised model.", cfg.OUTPUT_DIR
+        )
+        return None
+    return plan.load(model)
+
+
+def cpu_cfg(cfg):
+    """A copy of ``cfg`` that builds the same tensors on the CPU, outside the training workers."""
+    cpu = cfg.clone()
+    cpu.defrost()
+    cpu.NUM_GPUS = 0
+    if cpu.BN.get("NORM_TYPE") == "sync_batchnorm":
+        cpu.BN.NORM_TYPE = "batchnorm"  # the same tensors; syncing needs the workers' group
+    return cpu

@@ -1,0 +1,244 @@
+"""
+Matching a checkpoint's tensors to a model's, tensor by tensor, in one of two modes:
+
+- ``"finetune"`` (``TRAIN.CHECKPOINT_FILE_PATH``): every tensor of the backbone must come from
+  the checkpoint (2D or time-1 kernels inflated to the model's temporal size with
+  ``TRAIN.CHECKPOINT_INFLATE``, as PySlowFast inflates); tensors of the blocks at
+  ``NONLOCAL.LOCATION`` that the checkpoint lacks (GTA / DNL blocks added to a network trained
+  without them, or with PySlowFast's stock non-local blocks, whose tensors have other names) keep
+  their initialisation, the identity with ``GTA.ZERO_INIT_FINAL_NORM``; a head of another shape
+  (another ``MODEL.NUM_CLASSES``) keeps its initialisation; any other missing or misshapen
+  tensor is refused, naming the tensors. Checkpoint tensors the model has no place for (e.g. the
+  stock non-local blocks) are reported as unused.
+- ``"exact"`` (every test-purpose load, resuming from OUTPUT_DIR): every tensor of the model,
+  head included, comes from the checkpoint and every tensor of the checkpoint goes into the
+  model.
+"""
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from .io import LIST_LIMIT, CheckpointError
+
+MODES = ("finetune", "exact")
+# A tensor of a block at a NONLOCAL.LOCATION place; group(1) is the place, e.g.
+# "s3.pathway0_nonlocal1".
+BLOCK_KEY = re.compile(r"^((?:.*\.)?pathway\d+_nonlocal\d+)\.")
+HEAD_PREFIX = "head."
+# GTA's learned temporal matrices ([..., T, T] over the frames of their stage).
+TEMPORAL_MATRICES = ("pixel_attention", "region_attention")
+
+
+@dataclass
+class LoadReport:
+    """What a checkpoint gave a model."""
+
+    path: str
+    kind: str = "pytorch"
+    mode: str = "finetune"
+    loaded: List[str] = field(default_factory=list)
+    inflated: List[str] = field(default_factory=list)
+    new_blocks: List[str] = field(default_factory=list)
+    # Head tensors kept as built: name -> their shape in the checkpoint (None: not in it).
+    head_reinitialized: Dict[str, Optional[Tuple[int, ...]]] = field(default_factory=dict)
+    unused: List[str] = field(default_factory=list)
+    # The epoch training continues after: the checkpoint's, or -1 (none stored, or reset).
+    epoch: int = -1
+    optimizer_restored: bool = False
+
+    @property
+    def same_network(self):
+        """True if the checkpoint holds exactly this model's parameters."""
+        return not (self.new_blocks or self.head_reinitialized or self.unused)
+
+    def summary(self):
+        lines = [
+            f"Checkpoint {self.path} ({self.kind}, mode {self.mode}):",
+            f"  loaded: {len(self.loaded)} tensors ({len(self.inflated)} inflated in time)",
+            f"  newly initialised (added blocks, kept as built): {len(self.new_blocks)} tensors"
+            + (f": {group_names(self.new_blocks)}" if self.new_blocks else ""),
+            "  head re-initialised: "
+            + (
+                ", ".join(
+                    f"{name} (checkpoint {'none' if shape is None else list(shape)})"
+                    for name, shape in self.head_reinitialized.items()
+                )
+                or "no"
+            ),
+            f"  in the checkpoint but unused: {len(self.unused)} tensors"
+            + (f": {group_names(self.unused)}" if self.unused else ""),
+        ]
+        if self.epoch >= 0:
+            restored = ", optimizer state restored" if self.optimizer_restored else ""
+            lines.append(f"  epoch: {self.epoch}{restored}")
+        return "\n".join(lines)
+
+
+def module_of(name):
+    """The module a tensor belongs to, for grouping: its block place, else its first two parts."""
+    match = BLOCK_KEY.match(name)
+    return match.group(1) if match else ".".join(name.split(".")[:2])
+
+
+def group_names(names, limit=LIST_LIMIT):
+    """``names`` grouped by module, e.g. ``s3.pathway0_nonlocal1.* (12), head.projection.* (2)``."""
+    groups = OrderedDict()
+    for name in names:
+        groups[module_of(name)] = groups.get(module_of(name), 0) + 1
+    text = ", ".join(f"{module}.* ({count})" for module, count in list(groups.items())[:limit])
+    if len(groups) > limit:
+        text += f", and {len(groups) - limit} more modules"
+    return text
+
+
+def clear_names(state, patterns):
+    """PySlowFast's ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``: removes the first occurrence of each
+    pattern, in turn, from every tensor name."""
+    for pattern in patterns:
+        state = OrderedDict((k.replace(pattern, "", 1), v) for k, v in state.items())
+    return state
+
+
+def _fit(value, target, inflate):
+    """(``value`` shaped as ``target``, whether it was inflated), or None if it cannot fit."""
+    if value.dim() == 4 and target.dim() == 5:  # a 2D kernel for a 3D convolution
+        value = value.unsqueeze(2)
+    if value.shape == target.shape:
+        return value, False
+    if (
+        inflate
+        and value.dim() == 5
+        and value.shape[2] == 1
+        and value.shape[:2] == target.shape[:2]
+        and value.shape[3:] == target.shape[3:]
+    ):
+        t = target.shape[2]  # PySlowFast's inflation: repeat over time, divide by T
+        return value.repeat(1, 1, t, 1, 1) / t, True
+    return None
+
+
+def clip_lengths(name, value, target):
+    """(checkpoint T, model T) if ``name`` is one of GTA's temporal matrices and ``value`` and
+    ``target`` differ only in their T x T, else None."""
+    if not name.endswith(TEMPORAL_MATRICES) or value.dim() != target.dim() or value.dim() < 2:
+        return None
+    if value.shape[:-2] != target.shape[:-2] or value.shape[-1] != value.shape[-2]:
+        return None
+    return value.shape[-1], target.shape[-1]
+
+
+def _frames_hint(other_frames):
+    """What to set when GTA's T x T matrices were learned over clips of another length."""
+    pairs = sorted({lengths for _, lengths in other_frames})
+    example, (theirs, ours) = other_frames[0][0], other_frames[0][1]
+    return (
+        f"{len(other_frames)} of GTA's temporal matrices are T x T over another clip length "
+        f"(e.g. {example}: T={theirs} in the checkpoint, T={ours} in the model; all: "
+        + ", ".join(f"{t} vs {m}" for t, m in pairs)
+        + "): set DATA.NUM_FRAMES to the clip length the checkpoint was trained with (a Slow "
+        "pathway takes DATA.NUM_FRAMES / SLOWFAST.ALPHA frames)"
+    )
+
+
+def _refuse(report, mismatched, missing, inflatable, other_frames=()):
+    allowed = {
+        "finetune": "fine-tuning takes every tensor from it but those of the added blocks and "
+        "the head",
+        "exact": "testing and resuming take every tensor of the model from it, head included, "
+        "and need all of its tensors",
+    }[report.mode]
+    parts = []
+    if mismatched:
+        listed = "\n    ".join(mismatched[:LIST_LIMIT])
+        if len(mismatched) > LIST_LIMIT:
+            listed += f"\n    and {len(mismatched) - LIST_LIMIT} more"
+        parts.append(f"{len(mismatched)} tensors have another shape:\n    {listed}")
+    if missing:
+        parts.append(
+            f"{len(missing)} tensors of the model are not in it: {group_names(missing)}"
+        )
+    if report.mode == "exact" and report.unused:
+        parts.append(
+            f"{len(report.unused)} of its tensors are not in the model: "
+            f"{group_names(report.unused)}"
+        )
+    hints = []
+    if other_frames:
+        hints.append(_frames_hint(other_frames))
+    if inflatable:
+        hints.append(
+            f"{len(inflatable)} of the kernels are 2D or of time size 1: set "
+            f"TRAIN.CHECKPOINT_INFLATE True to inflate them"
+        )
+    if report.mode == "exact" and any(
+        entry.startswith(HEAD_PREFIX) for entry in mismatched + missing
+    ):
+        hints.append(
+            "its head does not fit: a test evaluates the head it loads, so test a checkpoint "
+            "trained with this MODEL.NUM_CLASSES (set TEST.CHECKPOINT_FILE_PATH, or train first)"
+        )
+    if report.mode == "exact" and any(BLOCK_KEY.match(name) for name in missing):
+        hints.append(
+            "to start a model with added blocks from it, fine-tune from it "
+            "(TRAIN.CHECKPOINT_FILE_PATH)"
+        )
+    hints.append("a checkpoint of another architecture or config (MODEL.ARCH, RESNET.DEPTH, "
+                 "NONLOCAL.*, GTA.*)?")
+    raise CheckpointError(
+        f"checkpoint {report.path} does not fit the model ({allowed}):\n  "
+        + "\n  ".join(parts)
+        + "\n  "
+        + "; ".join(hints)
+    )
+
+
+def match_state(model, checkpoint, inflate=False, mode="finetune"):
+    """
+    Decides, tensor by tensor, what of ``checkpoint`` goes into ``model`` (see the module
+    docstring for ``mode``). Returns (state dict to load with ``strict=False``, LoadReport);
+    raises ``CheckpointError`` naming the tensors that do not fit.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r}: expected one of {MODES}")
+    report = LoadReport(path=checkpoint.path, kind=checkpoint.kind, mode=mode)
+    state = checkpoint.model_state
+    to_load = OrderedDict()
+    mismatched, missing, inflatable, other_frames = [], [], [], []
+    finetune = mode == "finetune"
+    target = model.state_dict()
+    for name, tensor in target.items():
+        if name not in state:
+            if name.endswith("num_batches_tracked"):
+                continue  # Caffe2 and PyTorch < 0.4.1 store none: kept as built
+            if finetune and BLOCK_KEY.match(name):
+                report.new_blocks.append(name)
+            elif finetune and name.startswith(HEAD_PREFIX):
+                report.head_reinitialized[name] = None
+            else:
+                missing.append(name)
+            continue
+        value = state[name]
+        fitted = _fit(value, tensor, inflate)
+        if fitted is None:
+            if finetune and name.startswith(HEAD_PREFIX):
+                report.head_reinitialized[name] = tuple(value.shape)
+                continue
+            mismatched.append(
+                f"{name}: checkpoint {list(value.shape)}, model {list(tensor.shape)}"
+            )
+            if not inflate and _fit(value, tensor, True) is not None:
+                inflatable.append(name)
+            lengths = clip_lengths(name, value, tensor)
+            if lengths is not None:
+                other_frames.append((name, lengths))
+            continue
+        to_load[name], was_inflated = fitted
+        report.loaded.append(name)
+        if was_inflated:
+            report.inflated.append(name)
+    report.unused = [k for k in state if k not in target]
+    if mismatched or missing or (mode == "exact" and report.unused):
+        _refuse(report, mismatched, missing, inflatable, other_frames)
+    return to_load, report

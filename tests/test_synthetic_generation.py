@@ -1,0 +1,74 @@
+"""The synthetic dataset generated once when many processes (DDP ranks, loader workers) ask for
+it at the same time, and a failed generation reported, never taken for a dataset."""
+
+import json
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from gta_slowfast.datasets import synthetic
+
+PARAMS = dict(seed=3, num_train=6, num_test=6, size=32, num_frames=4)
+PROCESSES = 3
+
+
+def _rank(root, barrier, calls, results):
+    """One process: every video it writes is logged to ``calls`` (and takes 50 ms, so that the
+    processes overlap); then it builds the dataset as every rank does."""
+    original = synthetic.write_video
+
+    def write_video(path, frames, fps=30):
+        with open(calls, "a") as f:
+            f.write(f"{os.getpid()} {os.path.basename(path)}\n")
+        time.sleep(0.05)
+        original(path, frames, fps)
+
+    synthetic.write_video = write_video
+    barrier.wait()
+    try:
+        synthetic.generate(root, **PARAMS)
+        results.put((os.getpid(), "ok"))
+    except Exception as err:  # reported to the test
+        results.put((os.getpid(), f"{type(err).__name__}: {err}"))
+
+
+def test_concurrent_processes_generate_once_and_all_get_the_complete_dataset(tmp_path):
+    context = multiprocessing.get_context("fork")
+    root, calls = str(tmp_path / "data"), str(tmp_path / "calls.txt")
+    barrier, results = context.Barrier(PROCESSES), context.Queue()
+    ranks = [context.Process(target=_rank, args=(root, barrier, calls, results))
+             for _ in range(PROCESSES)]
+    for rank in ranks:
+        rank.start()
+    outcomes = [results.get(timeout=120) for _ in ranks]
+    for rank in ranks:
+        rank.join(timeout=60)
+    assert [outcome for _, outcome in outcomes] == ["ok"] * PROCESSES, outcomes
+    written = open(calls).read().splitlines()
+    writers = {line.split()[0] for line in written}
+    assert len(writers) == 1 and len(written) == PARAMS["num_train"] + PARAMS["num_test"], written
+    with open(os.path.join(root, synthetic.MANIFEST)) as f:
+        assert json.load(f) == dict(PARAMS, classes=list(synthetic.CLASS_NAMES))
+    for split in ("train", "val", "test"):
+        with open(os.path.join(root, f"{split}.csv")) as f:
+            paths = [line.split()[0] for line in f.read().splitlines()]
+        assert len(paths) == 6 and all(os.path.getsize(path) > 0 for path in paths)
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".synthetic-")] == []
+
+
+def test_a_failed_generation_is_raised_and_leaves_no_dataset(tmp_path, monkeypatch):
+    root = str(tmp_path / "data")
+
+    def replace(src, dst):
+        raise OSError(28, "No space left on device", dst)
+
+    monkeypatch.setattr(synthetic.os, "replace", replace)
+    with pytest.raises(OSError, match="No space left on device"):
+        synthetic.generate(root, **PARAMS)
+    assert not os.path.exists(os.path.join(root, synthetic.MANIFEST))
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".synthetic-")] == []
+    monkeypatch.undo()
+    assert synthetic.generate(root, **PARAMS) == root  # the lock was released
+    assert os.path.isfile(os.path.join(root, synthetic.MANIFEST))
