@@ -52,6 +52,12 @@ def add_gta_config(cfg):
     # (right for fine-tuning a pretrained network). Set False to train from scratch with the
     # norm scale at 1, which lets the temporal path open from the first step.
     cfg.GTA.ZERO_INIT_FINAL_NORM = True
+
+    # Load GTA's T x T matrices from a checkpoint trained with another clip length
+    # (TRAIN.CHECKPOINT_FILE_PATH, TEST.CHECKPOINT_FILE_PATH) by resampling them to this
+    # model's T (both time axes, each row's total weight kept; gta_slowfast.checkpoint.resample).
+    # False: such a checkpoint is refused, naming DATA.NUM_FRAMES.
+    cfg.GTA.RESAMPLE_CHECKPOINT = False
     return cfg
 
 

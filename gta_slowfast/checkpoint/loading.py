@@ -55,18 +55,19 @@ def _restore_optimizer(optimizer, checkpoint, report):
 
 
 def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
-                    optimizer=None, epoch_reset=False, clear_name_pattern=()):
+                    optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False):
     """
     Loads the checkpoint at ``path`` into ``model`` (DDP-wrapped or not) as ``match_state``
     decides and, as PySlowFast does, takes its epoch (and, given ``optimizer``, its optimizer
     state) unless ``epoch_reset``. ``clear_name_pattern``: as PySlowFast, applied to PyTorch
-    checkpoints loaded without inflation. Logs and returns the LoadReport.
+    checkpoints loaded without inflation. ``resample``: GTA matrices of another clip length are
+    resampled to the model's. Logs and returns the LoadReport.
     """
     net = model.module if hasattr(model, "module") else model
     checkpoint = read_checkpoint(path, kind)
     if clear_name_pattern and kind == "pytorch" and not inflate:
         checkpoint.model_state = clear_names(checkpoint.model_state, clear_name_pattern)
-    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode)
+    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample)
     if checkpoint.epoch is not None and not epoch_reset:
         report.epoch = checkpoint.epoch
         if optimizer is not None:
@@ -88,6 +89,7 @@ class LoadPlan:
     inflate: bool = False
     epoch_reset: bool = False
     clear_name_pattern: Tuple[str, ...] = ()
+    resample: bool = False  # GTA.RESAMPLE_CHECKPOINT
 
     def __post_init__(self):
         if self.purpose == "test" and self.mode != "exact":
@@ -100,7 +102,7 @@ class LoadPlan:
         logger.info("Load from %s: %s", self.source, self.path)
         return load_checkpoint(
             self.path, model, self.kind, self.inflate, self.mode, optimizer,
-            self.epoch_reset, self.clear_name_pattern,
+            self.epoch_reset, self.clear_name_pattern, self.resample,
         )
 
 
@@ -127,6 +129,7 @@ def train_plan(cfg):
             inflate=cfg.TRAIN.CHECKPOINT_INFLATE,
             epoch_reset=cfg.TRAIN.CHECKPOINT_EPOCH_RESET,
             clear_name_pattern=tuple(cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN),
+            resample=cfg.GTA.RESAMPLE_CHECKPOINT,
         )
     return None
 
@@ -138,14 +141,14 @@ def test_plan(cfg):
     if cfg.TEST.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TEST.CHECKPOINT_FILE_PATH", cfg.TEST.CHECKPOINT_FILE_PATH, "test",
-            kind=cfg.TEST.CHECKPOINT_TYPE,
+            kind=cfg.TEST.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT,
         )
     if cu.has_checkpoint(cfg.OUTPUT_DIR):
         return LoadPlan("the last checkpoint of OUTPUT_DIR", _last_checkpoint(cfg), "test")
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TRAIN.CHECKPOINT_FILE_PATH", cfg.TRAIN.CHECKPOINT_FILE_PATH, "test",
-            kind=cfg.TRAIN.CHECKPOINT_TYPE,
+            kind=cfg.TRAIN.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT,
         )
     return None
 

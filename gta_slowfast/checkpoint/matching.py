@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from .io import LIST_LIMIT, CheckpointError
+from .resample import resample_temporal_attention
 
 MODES = ("finetune", "exact")
 # A tensor of a block at a NONLOCAL.LOCATION place; group(1) is the place, e.g.
@@ -43,6 +44,8 @@ class LoadReport:
     new_blocks: List[str] = field(default_factory=list)
     # Head tensors kept as built: name -> their shape in the checkpoint (None: not in it).
     head_reinitialized: Dict[str, Optional[Tuple[int, ...]]] = field(default_factory=dict)
+    # GTA matrices resampled to the model's clip length: name -> (checkpoint, model) shapes.
+    resampled: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
     unused: List[str] = field(default_factory=list)
     # The epoch training continues after: the checkpoint's, or -1 (none stored, or reset).
     epoch: int = -1
@@ -56,7 +59,12 @@ class LoadReport:
     def summary(self):
         lines = [
             f"Checkpoint {self.path} ({self.kind}, mode {self.mode}):",
-            f"  loaded: {len(self.loaded)} tensors ({len(self.inflated)} inflated in time)",
+            f"  loaded: {len(self.loaded)} tensors ({len(self.inflated)} inflated in time, "
+            f"{len(self.resampled)} GTA matrices resampled to the clip length)",
+            *(
+                f"  resampled: {name} {list(old)} -> {list(new)}"
+                for name, (old, new) in self.resampled.items()
+            ),
             f"  newly initialised (added blocks, kept as built): {len(self.new_blocks)} tensors"
             + (f": {group_names(self.new_blocks)}" if self.new_blocks else ""),
             "  head re-initialised: "
@@ -138,7 +146,9 @@ def _frames_hint(other_frames):
         f"(e.g. {example}: T={theirs} in the checkpoint, T={ours} in the model; all: "
         + ", ".join(f"{t} vs {m}" for t, m in pairs)
         + "): set DATA.NUM_FRAMES to the clip length the checkpoint was trained with (a Slow "
-        "pathway takes DATA.NUM_FRAMES / SLOWFAST.ALPHA frames)"
+        "pathway takes DATA.NUM_FRAMES / SLOWFAST.ALPHA frames), or resample them to this "
+        "model's with GTA.RESAMPLE_CHECKPOINT True (or python -m gta_slowfast.tools.convert "
+        "resample)"
     )
 
 
@@ -194,11 +204,13 @@ def _refuse(report, mismatched, missing, inflatable, other_frames=()):
     )
 
 
-def match_state(model, checkpoint, inflate=False, mode="finetune"):
+def match_state(model, checkpoint, inflate=False, mode="finetune", resample=False):
     """
     Decides, tensor by tensor, what of ``checkpoint`` goes into ``model`` (see the module
-    docstring for ``mode``). Returns (state dict to load with ``strict=False``, LoadReport);
-    raises ``CheckpointError`` naming the tensors that do not fit.
+    docstring for ``mode``). With ``resample``, GTA's T x T matrices learned over another clip
+    length are resampled to the model's (``resample.resample_temporal_attention``) and listed
+    in the report. Returns (state dict to load with ``strict=False``, LoadReport); raises
+    ``CheckpointError`` naming the tensors that do not fit.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: expected one of {MODES}")
@@ -221,6 +233,12 @@ def match_state(model, checkpoint, inflate=False, mode="finetune"):
             continue
         value = state[name]
         fitted = _fit(value, tensor, inflate)
+        lengths = clip_lengths(name, value, tensor)
+        if fitted is None and resample and lengths is not None:
+            to_load[name] = resample_temporal_attention(value, lengths[1])
+            report.loaded.append(name)
+            report.resampled[name] = (tuple(value.shape), tuple(tensor.shape))
+            continue
         if fitted is None:
             if finetune and name.startswith(HEAD_PREFIX):
                 report.head_reinitialized[name] = tuple(value.shape)
@@ -230,7 +248,6 @@ def match_state(model, checkpoint, inflate=False, mode="finetune"):
             )
             if not inflate and _fit(value, tensor, True) is not None:
                 inflatable.append(name)
-            lengths = clip_lengths(name, value, tensor)
             if lengths is not None:
                 other_frames.append((name, lengths))
             continue

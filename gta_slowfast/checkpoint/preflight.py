@@ -116,6 +116,14 @@ def preflight(cfg, pyslowfast_loader=False):
         report = plan.load(model, optimizer)
         if plan.purpose == "train":
             warn_about_start(cfg, plan, report)
+        if pyslowfast_loader and report.resampled:
+            raise CheckpointError(
+                f"{plan.source} ({plan.path}): GTA.RESAMPLE_CHECKPOINT resamples "
+                f"{len(report.resampled)} GTA matrices, but PySlowFast's trainer loads the file "
+                f"with its own loader, which cannot. Resample the file first: python -m "
+                f"gta_slowfast.tools.convert resample --src {plan.path} --dst RESAMPLED.pyth "
+                f"--num-frames {cfg.DATA.NUM_FRAMES}, and load that"
+            )
         if pyslowfast_loader:
             check_pyslowfast_agrees(plan, built, model, report, probe_cfg)
         reports.append(report)

@@ -29,6 +29,14 @@ identity, on the output of random projections. The network written therefore com
 backbone without its non-local blocks. The output holds the complete target model and no epoch
 or optimizer state: it loads with TRAIN.CHECKPOINT_TYPE pytorch, without inflation, by
 gta_slowfast's and by PySlowFast's loaders, and training starts at epoch 0 with a fresh optimizer.
+
+    python -m gta_slowfast.tools.convert resample --src gta_8x1.pyth --dst gta_16x1.pyth \\
+        --num-frames 16
+
+resample: a GTA checkpoint -> the same model for clips of another length. Every T x T temporal
+matrix becomes M' = R(T->T') M R(T'->T) (gta_slowfast.checkpoint.resample): each row keeps its
+total weight, and T' = T changes nothing. Every other tensor is kept; the stored config's
+DATA.NUM_FRAMES is updated; epoch and optimizer state are dropped.
 """
 
 import argparse
@@ -255,6 +263,49 @@ def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False)
     return report
 
 
+def convert_resample(src, dst, num_frames, from_frames=None):
+    """``resample`` command: writes to ``dst`` the checkpoint ``src`` with every GTA T x T matrix
+    resampled for clips of ``num_frames`` frames (DATA.NUM_FRAMES); the clip length it was
+    trained with comes from the checkpoint's config, or ``from_frames``. Returns
+    {name: (old shape, new shape)}."""
+    import yaml
+
+    from ..checkpoint import CheckpointError, read_checkpoint, read_torch_file
+    from ..checkpoint.matching import TEMPORAL_MATRICES
+    from ..checkpoint.resample import resample_temporal_attention, resampled_frames
+
+    state = read_checkpoint(src).model_state
+    saved_cfg = read_torch_file(src).get("cfg")
+    cfg_dict = yaml.safe_load(saved_cfg) if isinstance(saved_cfg, str) else None
+    if from_frames is None:
+        from_frames = (cfg_dict or {}).get("DATA", {}).get("NUM_FRAMES")
+        if from_frames is None:
+            raise CheckpointError(
+                f"checkpoint {src} stores no config with DATA.NUM_FRAMES: pass --from-frames, "
+                f"the clip length it was trained with"
+            )
+    changed = {}
+    for name, value in state.items():
+        if name.endswith(TEMPORAL_MATRICES):
+            new_t = resampled_frames(value.shape[-1], num_frames, from_frames)
+            state[name] = resample_temporal_attention(value, new_t)
+            changed[name] = (tuple(value.shape), tuple(state[name].shape))
+    if not changed:
+        raise CheckpointError(f"checkpoint {src} holds no GTA temporal matrices to resample")
+    saved = {"model_state": state}
+    if cfg_dict is not None:
+        cfg_dict.setdefault("DATA", {})["NUM_FRAMES"] = num_frames
+        saved["cfg"] = yaml.safe_dump(cfg_dict)
+    torch.save(saved, dst)
+    print(f"{src} -> {dst}: {len(changed)} GTA matrices resampled from {from_frames}- to "
+          f"{num_frames}-frame clips")
+    for name, (old, new) in changed.items():
+        print(f"  {name}: {list(old)} -> {list(new)}")
+    print(f"  use with DATA.NUM_FRAMES {num_frames}: TEST.CHECKPOINT_FILE_PATH {dst}, or "
+          f"TRAIN.CHECKPOINT_FILE_PATH {dst} to fine-tune (epoch and optimizer state not kept)")
+    return changed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m gta_slowfast.tools.convert",
@@ -303,6 +354,24 @@ def main(argv=None):
         run=lambda args: convert_nonlocal(
             args.src, args.dst, args.cfg, args.opts, kind=args.type, inflate=args.inflate
         )
+    )
+    rs = commands.add_parser(
+        "resample",
+        help="GTA checkpoint -> the same model for another clip length",
+        description="Resamples every GTA T x T temporal matrix of a checkpoint for clips of "
+        "--num-frames frames: M' = R(T->T') M R(T'->T), linear interpolation to lengthen and "
+        "area averaging to shorten, so each row keeps its total weight and the same length is "
+        "the identity. The loader does the same with GTA.RESAMPLE_CHECKPOINT True.",
+    )
+    rs.add_argument("--src", required=True, help="PySlowFast checkpoint (.pyth)")
+    rs.add_argument("--dst", required=True, help="checkpoint to write (.pyth)")
+    rs.add_argument("--num-frames", type=int, required=True, help="the new DATA.NUM_FRAMES")
+    rs.add_argument(
+        "--from-frames", type=int,
+        help="DATA.NUM_FRAMES the checkpoint was trained with (default: from its config)",
+    )
+    rs.set_defaults(
+        run=lambda args: convert_resample(args.src, args.dst, args.num_frames, args.from_frames)
     )
     args = parser.parse_args(argv)
     args.run(args)
