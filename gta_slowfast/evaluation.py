@@ -117,3 +117,41 @@ def write_per_class_results(output_dir, scores, labels, class_names=None, title=
                    f"{title}: top-1 {summary['top1_acc']:.2f} %, "
                    f"mean class {summary['mean_class_acc']:.2f} %")
     return summary
+
+
+DEFAULT_PREDICTIONS = "test_predictions.pkl"
+
+
+def keep_test_predictions(cfg):
+    """Makes a test save its per-video scores (PySlowFast's ``TEST.SAVE_RESULTS_PATH``, under
+    OUTPUT_DIR) so that per-class results can be computed from them, with either trainer."""
+    if not cfg.TEST.SAVE_RESULTS_PATH:
+        cfg.TEST.SAVE_RESULTS_PATH = DEFAULT_PREDICTIONS
+
+
+def dataset_class_names(cfg):
+    """The class names of ``TEST.DATASET`` where it names its classes, else None."""
+    from slowfast.datasets.build import DATASET_REGISTRY
+
+    from .datasets.synthetic import CLASS_NAMES
+
+    if cfg.TEST.DATASET == "synthetic":
+        return list(CLASS_NAMES)
+    dataset = DATASET_REGISTRY._obj_map.get(cfg.TEST.DATASET.capitalize())
+    reader = getattr(dataset, "read_class_names", None)
+    return reader(cfg) if reader is not None else None
+
+
+def write_test_results(cfg, title):
+    """Per-class results of the test that saved its scores to ``TEST.SAVE_RESULTS_PATH``,
+    written under OUTPUT_DIR; returns the summary."""
+    from .checkpoint import read_predictions
+
+    path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+    saved = read_predictions(path)
+    if not (isinstance(saved, (list, tuple)) and len(saved) == 2):
+        raise ValueError(f"predictions file {path}: expected [scores, labels], got {type(saved)}")
+    scores, labels = (torch.as_tensor(x) for x in saved)
+    return write_per_class_results(
+        cfg.OUTPUT_DIR, scores.float(), labels.long(), dataset_class_names(cfg), title
+    )
