@@ -48,6 +48,16 @@ def add_gta_config(cfg):
     # 1 disables CCMH. Must divide the inner channels at every block.
     cfg.GTA.GROUPS = 8
 
+    # Temporal self-attention ("ta", "dnl", "tape", "sa_tape"): group count G of its
+    # cross-channel multi-head form (paper Table 7, "TAPE w/ CCMH": head k attends to group g
+    # with softmax(Q_k K_g^T)); 1 (the paper's DNL and TAPE) is plain single-head attention.
+    cfg.GTA.SELF_ATTENTION_GROUPS = 1
+
+    # Recompute every added block's internals in the backward instead of keeping them
+    # (activation checkpointing, as PySlowFast main's MODEL.ACT_CHECKPOINT does for res2): less
+    # memory for about one more forward of the blocks; the same results.
+    cfg.GTA.ACTIVATION_CHECKPOINT = False
+
     # Zero-initialise the final norm of every added block so that it starts as the identity
     # (right for fine-tuning a pretrained network). Set False to train from scratch with the
     # norm scale at 1, which lets the temporal path open from the first step.

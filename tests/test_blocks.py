@@ -1,6 +1,8 @@
-"""The blocks alone: shapes, identity at init, the CCMH arithmetic, gradients, bad inputs."""
+"""The blocks alone: shapes, identity at init, gradients, bad inputs, precision, recomputation,
+the checkpoint layout of GTA's matrices. (Their arithmetic: test_equations.py.)"""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -12,7 +14,6 @@ from gta_slowfast.blocks import (
     SpatialSelfAttention,
     TemporalSelfAttention,
     build_variant,
-    cross_channel_multi_head,
 )
 from gta_slowfast.config import add_gta_config
 from fvcore.common.config import CfgNode
@@ -83,60 +84,6 @@ def stock_nonlocal_starts_as_pyslowfast_builds_it(block, x):
 def test_unknown_variant_lists_known_ones():
     with pytest.raises(KeyError, match=r"NONLOCAL.TYPE='gtaa'.*'dnl'.*'gta'"):
         build_variant("gtaa", spec())
-
-
-def reference_ccmh(values, weight):
-    """Eq. (7)-(8) written directly: head k = sum over groups g of M_g^k V_g, heads concatenated."""
-    b, c, t, p = values.shape
-    g = weight.shape[0]
-    cg = c // g
-    heads = []
-    for k in range(g):
-        acc = torch.zeros(b, cg, t, p, dtype=values.dtype)
-        for gi in range(g):
-            v_g = values[:, gi * cg : (gi + 1) * cg]  # [B, cg, T, P]
-            acc += torch.einsum("ts,bcsp->bctp", weight[k, gi], v_g)
-        heads.append(acc)
-    return torch.cat(heads, dim=1)
-
-
-@pytest.mark.parametrize("groups", [1, 2, 4])
-def test_ccmh_matches_per_head_loop(groups):
-    torch.manual_seed(0)
-    values = torch.randn(3, 8, 5, 7, dtype=torch.float64)
-    weight = torch.randn(groups, groups, 5, 5, dtype=torch.float64)
-    out = cross_channel_multi_head(values, weight)
-    torch.testing.assert_close(out, reference_ccmh(values, weight), rtol=0, atol=1e-12)
-
-
-def test_ccmh_without_groups_is_one_temporal_matrix():
-    torch.manual_seed(0)
-    values = torch.randn(2, 6, 4, 3, dtype=torch.float64)
-    weight = torch.randn(1, 1, 4, 4, dtype=torch.float64)
-    out = cross_channel_multi_head(values, weight)
-    torch.testing.assert_close(out, torch.einsum("ts,bcsp->bctp", weight[0, 0], values))
-
-
-def test_region_gta_follows_eq5():
-    """Region branch = back-projection of GTA over assignment-weighted region means."""
-    torch.manual_seed(0)
-    block = GlobalTemporalAttention(16, 8, num_frames=3, pixel=False, region=True,
-                                    num_regions=2, groups=2, zero_init_final_norm=False).double()
-    x = torch.randn(1, 16, 3, 2, 2, dtype=torch.float64)
-    got = block.attend(x)
-    assign = block.region_assignment(x)[0]  # [R, T, H, W]
-    v = block.conv_v(x)[0]  # [C', T, H, W]
-    frames = []
-    for t in range(3):
-        a = assign[:, t].reshape(2, -1)  # [R, HW]
-        vt = v[:, t].reshape(8, -1)  # [C', HW]
-        frames.append(torch.stack([(vt * a[r]).sum(1) / a[r].sum() for r in range(2)], 1))
-    regions = torch.stack(frames, 1)  # [C', T, R]: assignment-weighted mean value per region
-    mixed = cross_channel_multi_head(regions[None], block.region_attention)[0]  # Eq. (6)-(8)
-    want = torch.stack(  # W_R^T: each pixel takes its assignment-weighted mix of regions
-        [(mixed[:, t] @ assign[:, t].reshape(2, -1)).reshape(8, 2, 2) for t in range(3)], 1
-    )
-    torch.testing.assert_close(got[0], want)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -221,8 +168,10 @@ def test_gta_ablation_switches():
     assert region_only.spatial is None
     assert not hasattr(region_only.temporal, "pixel_attention")
     no_ccmh = build_variant("gta", spec(GROUPS=1))
-    assert no_ccmh.temporal.pixel_attention.shape == (1, 1, 4, 4)
-    assert build_variant("gta", spec()).temporal.pixel_attention.shape == (4, 4, 4, 4)
+    assert no_ccmh.temporal.pixel_attention.shape == (1, 4, 4)
+    gta = build_variant("gta", spec()).temporal
+    assert gta.pixel_attention.shape == (16, 4, 4)  # G*G matrices, index head * G + group
+    assert torch.equal(gta.head_matrices("pixel")[2, 3], gta.pixel_attention[2 * 4 + 3])
 
 
 @pytest.mark.parametrize("variant", ["dnl", "gta"])
@@ -237,3 +186,90 @@ def test_blocks_run_under_bfloat16_autocast(variant):
     # bfloat16 keeps under 3 significant digits and the error compounds over the matmuls of
     # two attention blocks: compare the error norm to the output norm.
     assert (y.float() - reference).norm() / reference.norm() < 0.05
+
+
+def test_tape_encoding_is_built_in_the_input_dtype():
+    """A float64 TAPE model encodes frame positions in float64 (not float32 then cast)."""
+    from gta_slowfast.blocks.temporal import sinusoidal_encoding
+
+    enc = sinusoidal_encoding(6, 8, torch.float64)[0, :, :, 0, 0]
+    assert enc.dtype == torch.float64
+    # float64 rounding (a float32 encoding would be off by about 1e-8)
+    assert abs(enc[2, 5].item() - math.sin(5 / 10000 ** (2 / 8))) < 1e-15
+    assert abs(enc[3, 5].item() - math.cos(5 / 10000 ** (2 / 8))) < 1e-15
+
+
+@pytest.mark.parametrize("variant,groups", [("tape", 2), ("sa_tape", 4), ("dnl", 2)])
+def test_temporal_self_attention_builds_with_ccmh(variant, groups):
+    """Table 7's "TAPE w/ CCMH" cells: GTA.SELF_ATTENTION_GROUPS reaches the block (its
+    arithmetic is checked in test_equations.py); a count that does not divide is named."""
+    block = build_variant(variant, spec(SELF_ATTENTION_GROUPS=groups))
+    assert block.temporal.groups == groups
+    with pytest.raises(ValueError, match=r"GTA.SELF_ATTENTION_GROUPS=3 .* divide .* 8"):
+        build_variant(variant, spec(SELF_ATTENTION_GROUPS=3))
+
+
+def test_final_norm_statistics_are_updated_once_per_training_step():
+    """The final norm's input is recomputed in the backward; the recomputation must not update
+    the running statistics again: a forward+backward leaves them as a forward alone does."""
+    torch.manual_seed(0)
+    block = build_variant("gta", spec(ZERO_INIT_FINAL_NORM=False)).train()
+    x = torch.randn(2, 32, 4, 6, 6, requires_grad=True)
+    forward_only = copy.deepcopy(block)
+    with torch.no_grad():
+        forward_only(x)
+    block(x).sum().backward()
+    for (name, a), (_, b) in zip(block.named_buffers(), forward_only.named_buffers()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("variant", ["gta", "dnl", "sa_tape"])
+def test_activation_checkpoint_gives_identical_results(variant):
+    """GTA.ACTIVATION_CHECKPOINT: the same outputs, gradients and running statistics."""
+    torch.manual_seed(0)
+    plain = build_variant(variant, spec(ZERO_INIT_FINAL_NORM=False)).double().train()
+    checkpointed = copy.deepcopy(plain)
+    checkpointed.activation_checkpoint = True
+    assert build_variant(variant, spec(ACTIVATION_CHECKPOINT=True)).activation_checkpoint
+    x = torch.randn(2, 32, 4, 6, 6, dtype=torch.float64)
+    results = []
+    for block in (plain, checkpointed):
+        xi = x.clone().requires_grad_()
+        y = block(xi)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape)).sum().backward()
+        results.append((y.detach(), xi.grad, {n: p.grad for n, p in block.named_parameters()},
+                        dict(block.named_buffers())))
+    (y0, dx0, g0, b0), (y1, dx1, g1, b1) = results
+    assert torch.equal(y0, y1) and torch.equal(dx0, dx1)
+    for name in g0:
+        assert torch.equal(g0[name], g1[name]), name
+    for name in b0:
+        assert torch.equal(b0[name], b1[name]), name
+
+
+def test_gta_matrices_of_the_earlier_checkpoint_layout_load():
+    """Checkpoints that store GTA's matrices as [G, G, T, T] load into the [G*G, T, T]
+    parameters, matrix for matrix."""
+    torch.manual_seed(0)
+    block = build_variant("gta", spec())
+    state = block.state_dict()
+    old = {k: v.reshape(4, 4, 4, 4) if k.endswith("_attention") else v for k, v in state.items()}
+    fresh = build_variant("gta", spec())
+    fresh.load_state_dict(old)
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(value, state[name]), name
+
+
+def test_gta_model_converts_to_channels_last_and_computes_the_same():
+    """model.to(memory_format=torch.channels_last_3d) works for a whole R2D + GTA model, whose
+    logits then equal the contiguous model's."""
+    from conftest import build, clip, run, small_cfg
+
+    cfg = small_cfg("gta", identity_init=False)
+    model = build(cfg).double().eval()
+    x = [t.double() for t in clip(cfg)]
+    with torch.no_grad():
+        want = run(model, x)
+        model.to(memory_format=torch.channels_last_3d)
+        got = run(model, [t.contiguous(memory_format=torch.channels_last_3d) for t in x])
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)

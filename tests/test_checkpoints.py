@@ -438,12 +438,28 @@ def test_gta_matrices_of_another_clip_length_name_num_frames(tmp_path, mode):
     path = tmp_path / "t4.pyth"
     torch.save({"model_state": build(small_cfg("gta", frames=4, crop=CROP)).state_dict()}, path)
     model = build(cfg_of("gta"))  # DATA.NUM_FRAMES 8
-    with pytest.raises(ck.CheckpointError, match=r"(?s)pixel_attention: checkpoint \[2, 2, 4, 4\], "
-                       r"model \[2, 2, 8, 8\].*10 of GTA's temporal matrices are T x T over "
+    with pytest.raises(ck.CheckpointError, match=r"(?s)pixel_attention: checkpoint \[4, 4, 4\], "
+                       r"model \[4, 8, 8\].*10 of GTA's temporal matrices are T x T over "
                        r"another clip length \(e.g. s3.pathway0_nonlocal1.temporal.pixel_attention: "
                        r"T=4 in the checkpoint, T=8 in the model; all: 4 vs 8\): set "
                        r"DATA.NUM_FRAMES"):
         ck.load_checkpoint(str(path), model, mode=mode)
+
+
+def test_gta_matrices_in_the_earlier_layout_load_exactly(tmp_path):
+    """A checkpoint that stores GTA's matrices as [G, G, T, T] (the layout before [G*G, T, T])
+    loads exactly, every matrix in its place."""
+    model = build(cfg_of("gta"))
+    state = model.state_dict()
+    groups = int(round(state["s3.pathway0_nonlocal1.temporal.pixel_attention"].shape[0] ** 0.5))
+    old = {k: v.reshape(groups, groups, *v.shape[-2:]) if k.endswith("_attention") else v
+           for k, v in state.items()}
+    path = tmp_path / "old_layout.pyth"
+    torch.save({"model_state": old}, path)
+    fresh = build(cfg_of("gta"), seed=5)
+    ck.load_checkpoint(str(path), fresh, mode="exact")
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(value, state[name]), name
 
 
 ROUND_TRIP = f"""

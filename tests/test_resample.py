@@ -64,8 +64,8 @@ def test_another_clip_length_loads_only_when_asked_and_is_reported(tmp_path):
     report = load_checkpoint(path, model16, mode="exact", resample=True)
     names = sorted(n for n in source.state_dict() if n.endswith(MATRICES))
     assert sorted(report.resampled) == names and len(names) == 10
-    assert report.resampled[names[0]] == ((2, 2, 8, 8), (2, 2, 16, 16))
-    assert f"resampled: {names[0]} [2, 2, 8, 8] -> [2, 2, 16, 16]" in report.summary()
+    assert report.resampled[names[0]] == ((4, 8, 8), (4, 16, 16))
+    assert f"resampled: {names[0]} [4, 8, 8] -> [4, 16, 16]" in report.summary()
     for name in names:
         torch.testing.assert_close(model16.state_dict()[name],
                                    resample_temporal_attention(source.state_dict()[name], 16))

@@ -1,9 +1,24 @@
-"""Building pieces shared by the attention blocks: projections and the residual base."""
+"""
+Building pieces shared by the attention blocks: projections, attention, the residual base.
+
+The blocks keep for the backward only what it needs. Projections read the block input where it
+is (no channels-last copy of it is made and kept), attention runs through PyTorch's fused kernel
+(``scaled_dot_product_attention``: no attention map is kept), max-pooled keys and values keep
+their argmax, not the map they were pooled from, and the final norm's input (C channels at full
+resolution) is recomputed in the backward from the attention output (C' channels) by one 1x1
+convolution rather than kept. While a module is traced (fvcore's FLOP count,
+``torch.jit.trace``), attention is written out as the two matmuls and the softmax it computes, so
+that every multiply-add is counted.
+"""
+
+import contextlib
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.checkpoint import checkpoint
 
 
 def projection(dim_in, dim_out):
@@ -13,31 +28,95 @@ def projection(dim_in, dim_out):
     return conv
 
 
-def memory_format(x):
-    """``torch.channels_last_3d`` if the 5-d ``x`` is stored channels-last, else contiguous."""
-    if x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous():
-        return torch.channels_last_3d
-    return torch.contiguous_format
+def project_channels_last(x, weight, bias=None):
+    """
+    The 1x1x1 convolution of ``weight`` ([C_out, C] or a conv's [C_out, C, 1, 1, 1]) and
+    ``bias`` applied to ``x`` [N, C, T, H, W], returned as [N, T, H*W, C_out] (channels last), as
+    one batched matrix product over a transposed view of ``x``: ``x`` itself is what the
+    backward keeps, not a reordered copy of it.
+    """
+    n, c, t, h, w = x.shape
+    weight = weight.reshape(-1, c)
+    # flatten(2) is a view of x stored either way; so is its transpose, which bmm reads as is.
+    out = torch.bmm(x.flatten(2).transpose(1, 2), weight.t().expand(n, c, -1))
+    if bias is not None:
+        out = out + bias
+    return out.reshape(n, t, h * w, weight.shape[0])
 
 
-def fused_projection(x, convs):
+def attention(q, k, v, scale):
     """
-    The 1x1x1 convolutions ``convs`` applied to ``x`` as one convolution, their outputs
-    concatenated along channels in order. One product reads ``x`` once and, in the backward, gives
-    one input gradient instead of one per projection; the modules keep their own parameters.
+    softmax(q k^T * scale) v over the last two dims of [B, H, L, E] queries and [B, H, S, E]
+    keys and values (any strides with E contiguous). Runs PyTorch's fused kernel (flash /
+    memory-efficient on GPU, the fused CPU kernel), which keeps no attention map for the
+    backward; written out while tracing, so that fvcore counts both products.
     """
-    if len(convs) == 1:
-        return convs[0](x)
-    weight = torch.cat([conv.weight for conv in convs])
-    bias = torch.cat([conv.bias for conv in convs])
-    return F.conv3d(x, weight, bias)
+    if torch.jit.is_tracing():
+        return attention_softmax((q * scale) @ k.transpose(-2, -1)) @ v
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+
+def attention_softmax(logits, dim=-1):
+    """Softmax over ``dim``, computed in at least float32 precision (AMP safety)."""
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        return torch.softmax(logits.float(), dim=dim).to(logits.dtype)
+    return torch.softmax(logits, dim=dim)
+
+
+def window_max(x, window):
+    """
+    Max-pools [N, T, H, W, C] (channels last) over non-overlapping ``window`` (h, w) windows,
+    dropping the rows and columns that do not fill one (as ``nn.MaxPool3d`` does), into
+    [N, T, H/h * W/w, C]. The backward keeps the argmax of each window, not ``x``.
+    """
+    n, t, h, w, c = x.shape
+    ph, pw = window
+    oh, ow = h // ph, w // pw
+    x = x[:, :, : oh * ph, : ow * pw]
+    windows = x.reshape(n, t, oh, ph, ow, pw, c).permute(0, 1, 2, 4, 6, 3, 5)
+    return windows.reshape(n, t, oh * ow, c, ph * pw).max(dim=-1).values
+
+
+def recomputed(function, *inputs, modules):
+    """
+    ``function(*inputs)``, keeping for the backward only ``inputs`` and recomputing the rest
+    there (``torch.utils.checkpoint``, non-reentrant); the batch norms of ``modules`` do not
+    update their running statistics a second time when recomputed. Runs plainly without
+    gradients and while tracing.
+    """
+    if not torch.is_grad_enabled() or torch.jit.is_tracing():
+        return function(*inputs)
+    return checkpoint(
+        function,
+        *inputs,
+        use_reentrant=False,
+        context_fn=lambda: (contextlib.nullcontext(), frozen_norm_statistics(modules)),
+    )
+
+
+@contextlib.contextmanager
+def frozen_norm_statistics(module):
+    """Batch norms of ``module`` normalise as they do, but leave their running statistics (and
+    batch count) as they are: for recomputing a forward that already updated them."""
+    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for norm in norms:
+        norm.momentum = 0.0
+    try:
+        yield
+    finally:
+        for norm, (momentum, count) in zip(norms, saved):
+            norm.momentum = momentum
+            norm.num_batches_tracked.copy_(count)
 
 
 class ResidualAttention(nn.Module):
     """
     Residual wrapper of Eq. (4), Y = X + Norm(A W_O): subclasses compute the attention output A
-    (``attend``, returning ``[N, out_inner, T, H, W]``); this class applies the output projection
-    W_O, the final norm and the residual sum.
+    (``attend``) as a list of parts whose channels, in order, are the input channels of the
+    output projection W_O; this class applies W_O (one product per part, summed: the same as W_O
+    on their concatenation, without making it), the final norm and the residual sum. The output
+    is stored like the input (contiguous or channels-last).
 
     With ``zero_init_final_norm`` the final norm's scale starts at zero, so a freshly inserted block
     is the identity, as PySlowFast's ``Nonlocal`` does; inserting it into a pretrained network then
@@ -69,7 +148,20 @@ class ResidualAttention(nn.Module):
             nn.init.zeros_(self.bn.weight)
 
     def attend(self, x):
+        """The attention output A of ``x``: a list of [N, C_j, T, H, W] tensors (any strides)."""
         raise NotImplementedError
+
+    def output_weights(self, parts):
+        """The columns of W_O that apply to each part of ``attend``'s output, in order."""
+        return self.conv_out.weight.split([part.shape[1] for part in parts], dim=1)
+
+    def _normalized_projection(self, *parts):
+        """Norm(A W_O), W_O applied part by part."""
+        projected = None
+        for part, weight in zip(parts, self.output_weights(parts)):
+            y = F.conv3d(part, weight)
+            projected = y if projected is None else projected + y
+        return self.bn(projected + self.conv_out.bias.reshape(-1, 1, 1, 1))
 
     def forward(self, x):
         if x.dim() != 5 or x.shape[1] != self.dim:
@@ -84,14 +176,15 @@ class ResidualAttention(nn.Module):
                 f"the block's temporal parameters are tied to the clip length in the config "
                 f"(DATA.NUM_FRAMES, SLOWFAST.ALPHA, the arch's temporal pooling)"
             )
-        # attend may return any strides; the output projection, the norm and the residual sum
-        # run in the memory format of x, so the network around the block is unaffected.
-        attended = self.attend(x).contiguous(memory_format=memory_format(x))
-        return x + self.bn(self.conv_out(attended))
+        fmt = memory_format(x)
+        x = x.contiguous(memory_format=fmt)
+        parts = self.attend(x)
+        normalized = recomputed(self._normalized_projection, *parts, modules=self.bn)
+        return (x + normalized).contiguous(memory_format=fmt)
 
 
-def attention_softmax(logits, dim=-1):
-    """Softmax over ``dim``, computed in at least float32 precision (AMP safety)."""
-    if logits.dtype in (torch.float16, torch.bfloat16):
-        return torch.softmax(logits.float(), dim=dim).to(logits.dtype)
-    return torch.softmax(logits, dim=dim)
+def memory_format(x):
+    """``torch.channels_last_3d`` if the 5-d ``x`` is stored channels-last, else contiguous."""
+    if x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous():
+        return torch.channels_last_3d
+    return torch.contiguous_format

@@ -2,33 +2,47 @@
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from .common import ResidualAttention, attention_softmax, fused_projection, projection
+from .common import ResidualAttention, attention_softmax, project_channels_last, projection
+
+# GTA's learned matrices, [G*G, T, T]: matrix k*G + g is M_g^k (head k, group g).
+TEMPORAL_MATRICES = ("pixel_attention", "region_attention")
 
 
-def cross_channel_multi_head(values, weight):
+def head_matrices(matrices, groups):
+    """[G*G, T, T] -> [G, G, T, T], entry [k, g] = M_g^k (a view)."""
+    return matrices.reshape(groups, groups, *matrices.shape[-2:])
+
+
+def upgrade_temporal_matrices(tensor):
+    """A temporal-matrix tensor of an earlier checkpoint layout, [G, G, T, T], in the current
+    one, [G*G, T, T]; tensors already in the current layout are returned as they are."""
+    if tensor.dim() == 4:
+        return tensor.reshape(-1, *tensor.shape[-2:])
+    return tensor
+
+
+def cross_channel_multi_head(values, matrices):
     """
     Cross-channel multi-head global temporal attention, Eq. (6)-(8).
 
-    The C' channels of ``values`` are split into G groups V_g; head k of the output is
-    MH_G^k = sum_g M_g^k V_g (Eq. 7 summed over groups as in Eq. 8), and with N_h = G heads the
-    heads are concatenated back to C' channels. All heads and groups are one matmul with the
-    (G*T) x (G*T) matrix whose block (k, g) is M_g^k.
+    The C' channels are split into G groups V_g; head k of the output is
+    MH^k = sum_g M_g^k V_g (Eq. 7 summed over groups as in Eq. 8), with N_h = G heads. All heads
+    and groups are one product with the (G*T) x (G*T) matrix whose block (k, g) is M_g^k.
 
     Args:
-        values (Tensor): [B, C', T, P], P independent positions (pixels or regions).
-        weight (Tensor): [G, G, T, T], ``weight[k, g]`` = M_g^k.
+        values (Tensor): [B, C'/G, G, T, P]: channel i of group g at index [:, i, g], over T
+            frames at P independent positions (pixels or regions).
+        matrices (Tensor): [G*G, T, T], matrix k*G + g = M_g^k.
     Returns:
-        Tensor [B, C', T, P].
+        Tensor [B, C'/G, G, T, P]: channel i of head k at index [:, i, k].
     """
-    b, c, t, p = values.shape
-    g = weight.shape[0]
-    cg = c // g
-    # Rows: one per (channel-in-group, position); columns: (group, frame).
-    v = values.reshape(b, g, cg, t, p).permute(0, 2, 4, 1, 3).reshape(b, cg * p, g * t)
-    m = weight.permute(0, 2, 1, 3).reshape(g * t, g * t)  # rows (head, t), columns (group, s)
-    out = v @ m.t()  # [B, cg*P, (head, t)]
-    return out.reshape(b, cg, p, g, t).permute(0, 3, 1, 4, 2).reshape(b, c, t, p)
+    b, cg, g, t, p = values.shape
+    # Rows (head k, output frame t), columns (group g, input frame s).
+    mixing = head_matrices(matrices, g).permute(0, 2, 1, 3).reshape(g * t, g * t)
+    out = torch.bmm(mixing.expand(b * cg, -1, -1), values.reshape(b * cg, g * t, p))
+    return out.reshape(b, cg, g, t, p)
 
 
 class GlobalTemporalAttention(ResidualAttention):
@@ -43,13 +57,23 @@ class GlobalTemporalAttention(ResidualAttention):
     - at pixel level (Pixel GTA): every spatial position is a sequence of T values;
     - at region level (Region GTA): each frame's pixels are softly assigned to R regions by a
       learned projection (thesis: G_R(t) = W_G X(t)^T, here a 1x1 conv C -> R followed by a
-      softmax over the R regions), a region's value is the assignment-weighted mean of its
-      pixels' values, GTA runs along time on every region, and the transposed assignment
-      W_R^T carries the result back to the pixels.
+      softmax over the R regions, S), GTA runs along time on every region, and the regions go
+      back to the pixels.
+
+    Eq. (5) writes the way to the regions and back with one matrix, W_R and its transpose. Here a
+    region's value is the assignment-weighted *mean* of its pixels' values (D^-1 S V, D the
+    assignment mass of each region: a region's value does not grow with its area), and each
+    pixel gets back its assignment-weighted mix of the regions (S^T): the transpose of the
+    assignment, not of the normalised map. This is our reading of Eq. (5); the test
+    ``test_region_gta_back_projection_is_the_transposed_assignment`` pins it.
 
     Both use the cross-channel multi-head form (Eq. 7-8, N_h = G); ``groups=1`` is GTA without
-    CCMH. The pixel and region output projections W_O^P, W_O^R act on the concatenated branch
-    outputs as one 1x1 convolution, which equals their sum. Residual, identity at init.
+    CCMH. The pixel and region output projections W_O^P, W_O^R are the two halves of one 1x1
+    convolution over the branches' outputs. Residual, identity at init.
+
+    The value channels of each branch are in G groups of C'/G consecutive channels (the
+    projection's rows); the projections run with their rows reordered channel-in-group first,
+    so that CCMH reads the values where the projection wrote them.
 
     Args:
         dim (int): channels C of the input and output.
@@ -97,44 +121,74 @@ class GlobalTemporalAttention(ResidualAttention):
         self.region = region
         self.groups = groups
         self.num_regions = num_regions if region else 0
-        # Value projections of both branches, fused into one convolution.
+        # Value projections of both branches (pixel first), one convolution's parameters.
         self.conv_v = projection(dim, branches * dim_inner)
         std = (groups * num_frames) ** -0.5
-        shape = (groups, groups, num_frames, num_frames)
+        shape = (groups * groups, num_frames, num_frames)
         if pixel:
             self.pixel_attention = nn.Parameter(torch.randn(shape) * std)
         if region:
             self.conv_region = projection(dim, num_regions)
             self.region_attention = nn.Parameter(torch.randn(shape) * std)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in TEMPORAL_MATRICES:
+            if prefix + name in state_dict:
+                state_dict[prefix + name] = upgrade_temporal_matrices(state_dict[prefix + name])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def head_matrices(self, branch):
+        """The learned matrices of ``branch`` ("pixel" or "region") as [G, G, T, T]."""
+        return head_matrices(getattr(self, f"{branch}_attention"), self.groups)
+
+    def _grouped(self, tensor, dim):
+        """Reorders ``dim`` of ``tensor`` from (group, channel in group) to (channel, group)."""
+        shape = tensor.shape
+        g, cg = self.groups, shape[dim] // self.groups
+        split = shape[:dim] + (g, cg) + shape[dim + 1:]
+        return tensor.reshape(split).transpose(dim, dim + 1).reshape(shape)
+
+    def _value_projection(self, branch):
+        """Weight [C', C] and bias of ``branch``'s values, rows channel-in-group first."""
+        index = 0 if branch == "pixel" or not self.pixel else 1
+        rows = slice(index * self.dim_inner, (index + 1) * self.dim_inner)
+        weight = self.conv_v.weight.reshape(-1, self.dim)[rows]
+        return self._grouped(weight, 0), self._grouped(self.conv_v.bias[rows], 0)
+
+    def _assignment(self, x):
+        """Soft assignment S of every pixel to the R regions, [N, T, H*W, R]; sums to 1 over R."""
+        logits = project_channels_last(x, self.conv_region.weight, self.conv_region.bias)
+        return attention_softmax(logits, dim=-1)
+
     def region_assignment(self, x):
-        """Soft assignment of every pixel to the R regions: [N, R, T, H, W], sums to 1 over R
-        (``attend`` computes the same from its fused projection)."""
-        return attention_softmax(self.conv_region(x), dim=1)
+        """Soft assignment S of every pixel to the R regions: [N, R, T, H, W], sums to 1 over R."""
+        n, _, t, h, w = x.shape
+        return self._assignment(x).reshape(n, t, h, w, -1).permute(0, 4, 1, 2, 3)
 
     def attend(self, x):
         n, _, t, h, w = x.shape
-        ci = self.dim_inner
-        convs, sizes = (self.conv_v,), [ci] * (self.pixel + self.region)
-        if self.region:
-            convs, sizes = convs + (self.conv_region,), sizes + [self.num_regions]
-        # Pixel values, region values, region logits: [N, C', T, H, W], ..., [N, R, T, H, W].
-        parts = fused_projection(x, convs).split(sizes, dim=1)
-        outputs = []
+        ci, g = self.dim_inner, self.groups
+        parts = []
         if self.pixel:
-            v = parts[0].reshape(n, ci, t, h * w)
-            outputs.append(
-                cross_channel_multi_head(v, self.pixel_attention).reshape(n, ci, t, h, w)
-            )
+            weight, bias = self._value_projection("pixel")
+            v = F.conv3d(x, weight[..., None, None, None], bias)  # [N, (i, g), T, H, W]
+            mixed = cross_channel_multi_head(v.reshape(n, ci // g, g, t, h * w),
+                                             self.pixel_attention)
+            parts.append(mixed.reshape(n, ci, t, h, w))  # channels (i, head)
         if self.region:
             r = self.num_regions
-            assign = attention_softmax(parts[-1], dim=1).transpose(1, 2).reshape(n * t, r, h * w)
-            v = parts[-2].permute(0, 2, 3, 4, 1).reshape(n * t, h * w, ci)
-            mass = assign.sum(dim=-1, keepdim=True).clamp_min(1e-4)
-            regions = (assign @ v) / mass  # [N*T, R, C'], weighted mean per region
-            regions = regions.reshape(n, t, r, ci).permute(0, 3, 1, 2)  # [N, C', T, R]
-            mixed = cross_channel_multi_head(regions, self.region_attention)
-            mixed = mixed.permute(0, 2, 3, 1).reshape(n * t, r, ci)
-            back = assign.transpose(1, 2) @ mixed  # [N*T, HW, C']
-            outputs.append(back.reshape(n, t, h, w, ci).permute(0, 4, 1, 2, 3))
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+            weight, bias = self._value_projection("region")
+            v = project_channels_last(x, weight, bias).reshape(n * t, h * w, ci)
+            assign = self._assignment(x).reshape(n * t, h * w, r)
+            mass = assign.sum(dim=1).clamp_min(1e-4).unsqueeze(-1)  # [N*T, R, 1]
+            regions = (assign.transpose(1, 2) @ v) / mass  # [N*T, R, C'], mean per region
+            regions = regions.reshape(n, t, r, ci // g, g).permute(0, 3, 4, 1, 2)
+            mixed = cross_channel_multi_head(regions, self.region_attention)  # [N, C'/G, G, T, R]
+            mixed = mixed.permute(0, 3, 4, 1, 2).reshape(n * t, r, ci)
+            back = assign @ mixed  # [N*T, HW, C'], S^T: each pixel's mix of its regions
+            parts.append(back.reshape(n, t, h, w, ci).permute(0, 4, 1, 2, 3))
+        return parts
+
+    def output_weights(self, parts):
+        # The parts' channels are (channel in head, head); W_O's columns are (head, channel).
+        return [self._grouped(w, 1) for w in super().output_weights(parts)]

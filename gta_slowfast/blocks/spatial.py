@@ -1,9 +1,6 @@
 """Spatial self-attention within each frame (thesis Eq. 2.3)."""
 
-import torch
-import torch.nn as nn
-
-from .common import ResidualAttention, attention_softmax, fused_projection, projection
+from .common import ResidualAttention, attention, project_channels_last, projection, window_max
 
 
 class SpatialSelfAttention(ResidualAttention):
@@ -28,25 +25,23 @@ class SpatialSelfAttention(ResidualAttention):
         self.conv_q = projection(dim, dim_inner)
         self.conv_k = projection(dim, dim_inner)
         self.conv_v = projection(dim, dim_inner)
-        pool = [int(p) for p in pool]
-        self.pool = (
-            nn.MaxPool3d(kernel_size=[1] + pool, stride=[1] + pool)
-            if any(p > 1 for p in pool)
-            else nn.Identity()
-        )
+        self.pool = tuple(int(p) for p in pool)
         self.scale = dim_inner**-0.5
+
+    def _keys_values(self, x, conv):
+        """Keys or values [N, T, hw, C']: projected at every pixel, then max-pooled."""
+        n, _, t, h, w = x.shape
+        projected = project_channels_last(x, conv.weight, conv.bias)
+        if self.pool == (1, 1):
+            return projected
+        return window_max(projected.reshape(n, t, h, w, self.dim_inner), self.pool)
 
     def attend(self, x):
         n, _, t, h, w = x.shape
-        ci = self.dim_inner
-        # Channels-last (memory [N, T, H, W, C]): the projection is one matrix product, faster on
-        # the CPU than on [N, C, T, H, W], and every frame's queries, keys and values are views.
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-        qkv = fused_projection(x, (self.conv_q, self.conv_k, self.conv_v))  # [N, 3C', T, H, W]
-        q, kv = qkv.split([ci, 2 * ci], dim=1)
-        # -> [N*T, HW, C'] (queries) and [N*T, hw, C'] (keys, values).
-        q = q.permute(0, 2, 3, 4, 1).reshape(n * t, h * w, ci)
-        k, v = self.pool(kv).permute(0, 2, 3, 4, 1).reshape(n * t, -1, 2 * ci).split(ci, dim=-1)
-        attn = attention_softmax((q * self.scale) @ k.transpose(1, 2))  # [N*T, HW, hw]
-        out = attn @ v  # [N*T, HW, C']
-        return out.reshape(n, t, h, w, ci).permute(0, 4, 1, 2, 3)
+        # Frames are the heads of one attention call: [N, T, HW, C'] queries, [N, T, hw, C']
+        # keys and values.
+        q = project_channels_last(x, self.conv_q.weight, self.conv_q.bias)
+        k = self._keys_values(x, self.conv_k)
+        v = self._keys_values(x, self.conv_v)
+        out = attention(q, k, v, self.scale)  # [N, T, HW, C']
+        return [out.reshape(n, t, h, w, self.dim_inner).permute(0, 4, 1, 2, 3)]

@@ -1,20 +1,21 @@
 """Temporal self-attention at each spatial position (thesis Eq. 2.4), optionally with a
-temporal positional encoding (TAPE)."""
+temporal positional encoding (TAPE) and the cross-channel multi-head form (paper Eq. 7-8)."""
 
 import math
 
 import torch
 
-from .common import ResidualAttention, attention_softmax, fused_projection, projection
+from .common import ResidualAttention, attention, project_channels_last, projection
 
 
-def sinusoidal_encoding(num_frames, dim):
-    """The fixed sine/cosine encoding of Vaswani et al., shaped [1, dim, T, 1, 1]."""
-    position = torch.arange(num_frames, dtype=torch.float32)[:, None]
+def sinusoidal_encoding(num_frames, dim, dtype=torch.float32, device=None):
+    """The fixed sine/cosine encoding of Vaswani et al., shaped [1, dim, T, 1, 1], computed in
+    ``dtype`` (a float64 model gets a float64 encoding)."""
+    position = torch.arange(num_frames, dtype=dtype, device=device)[:, None]
     freq = torch.exp(
-        torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim)
+        torch.arange(0, dim, 2, dtype=dtype, device=device) * (-math.log(10000.0) / dim)
     )
-    enc = torch.zeros(num_frames, dim)
+    enc = torch.zeros(num_frames, dim, dtype=dtype, device=device)
     enc[:, 0::2] = torch.sin(position * freq)
     enc[:, 1::2] = torch.cos(position * freq[: dim // 2])
     return enc.t().reshape(1, dim, num_frames, 1, 1)
@@ -32,40 +33,69 @@ class TemporalSelfAttention(ResidualAttention):
     sinusoidal encoding of the frame index is added to the input of the Q/K/V projections, which
     makes the block order-aware and ties it to ``num_frames``.
 
+    With ``groups`` G > 1, the cross-channel multi-head form of paper Eq. (7)-(8) with the
+    attention maps computed from the input (Table 7, "TAPE w/ CCMH"): Q, K and V are split
+    into G groups of d = C'/G channels, the map of head k over group g is
+    M_g^k = softmax(Q_k K_g^T / sqrt(d)), and head k's output is sum_g M_g^k V_g; the G heads
+    are concatenated back to C' channels. This costs G times the plain block's attention
+    products.
+
     Args:
         dim (int): channels C of the input and output.
         dim_inner (int): channels C' of queries, keys and values.
         num_frames (int): T; required with ``positional_encoding``.
         positional_encoding (bool): TAPE when True.
+        groups (int): G, the cross-channel multi-head group (and head) count; 1 for none.
     """
 
-    def __init__(self, dim, dim_inner, num_frames=None, positional_encoding=False, **kwargs):
+    def __init__(
+        self, dim, dim_inner, num_frames=None, positional_encoding=False, groups=1, **kwargs
+    ):
         if positional_encoding and not num_frames:
             raise ValueError(
                 "TemporalSelfAttention: positional_encoding needs num_frames, got "
                 f"{num_frames!r}"
+            )
+        if groups < 1 or dim_inner % groups:
+            raise ValueError(
+                f"TemporalSelfAttention: GTA.SELF_ATTENTION_GROUPS={groups} must be >= 1 and "
+                f"divide the inner channel count {dim_inner} (= {dim} channels / "
+                f"GTA.INNER_REDUCTION)"
             )
         super().__init__(
             dim, dim_inner, num_frames=num_frames if positional_encoding else None, **kwargs
         )
         self.dim_inner = dim_inner
         self.positional_encoding = positional_encoding
+        self.groups = groups
         self.conv_q = projection(dim, dim_inner)
         self.conv_k = projection(dim, dim_inner)
         self.conv_v = projection(dim, dim_inner)
-        if positional_encoding:
-            self.register_buffer(
-                "encoding", sinusoidal_encoding(num_frames, dim), persistent=False
-            )
-        self.scale = dim_inner**-0.5
+        self.scale = (dim_inner // groups) ** -0.5
 
     def attend(self, x):
         n, _, t, h, w = x.shape
-        ci = self.dim_inner
+        ci, g = self.dim_inner, self.groups
         if self.positional_encoding:
-            x = x + self.encoding.to(x.dtype)
-        qkv = fused_projection(x, (self.conv_q, self.conv_k, self.conv_v))  # [N, 3C', T, H, W]
-        q, k, v = qkv.permute(0, 3, 4, 2, 1).reshape(n * h * w, t, 3 * ci).split(ci, dim=-1)
-        attn = attention_softmax((q * self.scale) @ k.transpose(1, 2))  # [N*HW, T, T]
-        out = attn @ v  # [N*HW, T, C']
-        return out.reshape(n, h, w, t, ci).permute(0, 4, 3, 1, 2)
+            x = x + sinusoidal_encoding(t, self.dim, x.dtype, x.device)
+        # Positions are the heads of one attention call: [N, HW, T, C'] (views of the
+        # channels-last projections).
+        q, k, v = (
+            project_channels_last(x, conv.weight, conv.bias).transpose(1, 2)
+            for conv in (self.conv_q, self.conv_k, self.conv_v)
+        )
+        if g == 1:
+            out = attention(q, k, v, self.scale)  # [N, HW, T, C']
+            return [out.permute(0, 3, 2, 1).reshape(n, ci, t, h, w)]
+        d = ci // g
+        shape = (n, h * w, t, g, d)
+        # Every (head k, group g) pair: queries of group k against keys and values of group g.
+        q = q.reshape(shape).permute(0, 1, 3, 2, 4)[:, :, :, None].expand(n, h * w, g, g, t, d)
+        k, v = (
+            y.reshape(shape).permute(0, 1, 3, 2, 4)[:, :, None].expand(n, h * w, g, g, t, d)
+            for y in (k, v)
+        )
+        pairs = [y.reshape(n * h * w, g * g, t, d) for y in (q, k, v)]
+        out = attention(*pairs, self.scale).reshape(n, h * w, g, g, t, d).sum(dim=3)
+        # [N, HW, head, T, d] -> [N, C' = (head, d), T, H, W]
+        return [out.permute(0, 2, 4, 3, 1).reshape(n, ci, t, h, w)]

@@ -69,7 +69,15 @@ def _temporal(spec, positional_encoding):
         _inner_dim(spec),
         num_frames=spec.num_frames,
         positional_encoding=positional_encoding,
+        groups=spec.gta_cfg.SELF_ATTENTION_GROUPS,
         **_common(spec),
+    )
+
+
+def _decoupled(spec, spatial=None, temporal=None):
+    return DecoupledBlock(
+        spatial=spatial, temporal=temporal,
+        activation_checkpoint=spec.gta_cfg.ACTIVATION_CHECKPOINT,
     )
 
 
@@ -86,34 +94,34 @@ def build_nonlocal(spec):
 @register_variant("sa")
 def build_sa(spec):
     """Spatial self-attention only (Table 2b: + SA)."""
-    return DecoupledBlock(spatial=_spatial(spec))
+    return _decoupled(spec, spatial=_spatial(spec))
 
 
 @register_variant("ta")
 def build_ta(spec):
     """Temporal self-attention only (Table 2b: + TA)."""
-    return DecoupledBlock(temporal=_temporal(spec, positional_encoding=False))
+    return _decoupled(spec, temporal=_temporal(spec, positional_encoding=False))
 
 
 @register_variant("tape")
 def build_tape(spec):
     """Temporal self-attention with positional encoding only (Table 7: + TAPE)."""
-    return DecoupledBlock(temporal=_temporal(spec, positional_encoding=True))
+    return _decoupled(spec, temporal=_temporal(spec, positional_encoding=True))
 
 
 @register_variant("dnl")
 def build_dnl(spec):
     """Decoupled non-local: spatial then temporal self-attention (Table 1 / 2b: + SA + TA)."""
-    return DecoupledBlock(
-        spatial=_spatial(spec), temporal=_temporal(spec, positional_encoding=False)
+    return _decoupled(
+        spec, spatial=_spatial(spec), temporal=_temporal(spec, positional_encoding=False)
     )
 
 
 @register_variant("sa_tape")
 def build_sa_tape(spec):
     """Spatial self-attention then TAPE (Table 2b: + SA + TAPE)."""
-    return DecoupledBlock(
-        spatial=_spatial(spec), temporal=_temporal(spec, positional_encoding=True)
+    return _decoupled(
+        spec, spatial=_spatial(spec), temporal=_temporal(spec, positional_encoding=True)
     )
 
 
@@ -131,7 +139,7 @@ def build_gta(spec):
         groups=g.GROUPS,
         **_common(spec),
     )
-    return DecoupledBlock(spatial=_spatial(spec) if g.SPATIAL else None, temporal=temporal)
+    return _decoupled(spec, spatial=_spatial(spec) if g.SPATIAL else None, temporal=temporal)
 
 
 def build_variant(name, spec):

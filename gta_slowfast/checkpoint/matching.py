@@ -20,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from ..blocks.gta import TEMPORAL_MATRICES, upgrade_temporal_matrices
 from .io import LIST_LIMIT, CheckpointError
 from .resample import resample_temporal_attention
 
@@ -28,8 +29,6 @@ MODES = ("finetune", "exact")
 # "s3.pathway0_nonlocal1".
 BLOCK_KEY = re.compile(r"^((?:.*\.)?pathway\d+_nonlocal\d+)\.")
 HEAD_PREFIX = "head."
-# GTA's learned temporal matrices ([..., T, T] over the frames of their stage).
-TEMPORAL_MATRICES = ("pixel_attention", "region_attention")
 
 
 @dataclass
@@ -232,6 +231,8 @@ def match_state(model, checkpoint, inflate=False, mode="finetune", resample=Fals
                 missing.append(name)
             continue
         value = state[name]
+        if name.endswith(TEMPORAL_MATRICES):
+            value = upgrade_temporal_matrices(value)  # [G, G, T, T] of earlier checkpoints
         fitted = _fit(value, tensor, inflate)
         lengths = clip_lengths(name, value, tensor)
         if fitted is None and resample and lengths is not None:

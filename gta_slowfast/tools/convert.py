@@ -271,7 +271,7 @@ def convert_resample(src, dst, num_frames, from_frames=None):
     import yaml
 
     from ..checkpoint import CheckpointError, read_checkpoint, read_torch_file
-    from ..checkpoint.matching import TEMPORAL_MATRICES
+    from ..blocks.gta import TEMPORAL_MATRICES, upgrade_temporal_matrices
     from ..checkpoint.resample import resample_temporal_attention, resampled_frames
 
     state = read_checkpoint(src).model_state
@@ -288,7 +288,7 @@ def convert_resample(src, dst, num_frames, from_frames=None):
     for name, value in state.items():
         if name.endswith(TEMPORAL_MATRICES):
             new_t = resampled_frames(value.shape[-1], num_frames, from_frames)
-            state[name] = resample_temporal_attention(value, new_t)
+            state[name] = resample_temporal_attention(upgrade_temporal_matrices(value), new_t)
             changed[name] = (tuple(value.shape), tuple(state[name].shape))
     if not changed:
         raise CheckpointError(f"checkpoint {src} holds no GTA temporal matrices to resample")
