@@ -60,6 +60,11 @@ def expected_size(rows, cols, extra_width=0.0):
     return round(width * visualize.DPI), round(height * visualize.DPI)
 
 
+def temporal_size(map_rows, head_rows):
+    width, height = visualize.temporal_figure_size(map_rows, head_rows)
+    return round(width * visualize.DPI), round(height * visualize.DPI)
+
+
 def test_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         visualize.main(["--help"])
@@ -72,7 +77,7 @@ def test_all_figures_for_gta_beside_dnl(models, tmp_path, capsys):
     dnl_cfg, dnl_ckpt = models["dnl"]
     out = tmp_path / "figures"
     visualize.main(["--cfg", gta_cfg, "--checkpoint", gta_ckpt, "--compare-cfg", dnl_cfg,
-                    "--compare-checkpoint", dnl_ckpt, "--random-clip", "--query", "1,10,20",
+                    "--compare-checkpoint", dnl_ckpt, "--random-clip", "--position", "10,20",
                     "--blocks", *PLACES, "--output-dir", str(out)])
     printed = capsys.readouterr().out.split()
     assert sorted(printed) == sorted(str(p) for p in out.iterdir())
@@ -90,8 +95,8 @@ def test_all_figures_for_gta_beside_dnl(models, tmp_path, capsys):
             want = expected_size(groups, groups, visualize.MATRIX_EXTRA)
         elif name.endswith("_regions.png"):
             want = expected_size(2, FRAMES, visualize.REGION_EXTRA)
-        else:  # frames, then one bar chart per model
-            want = expected_size(3, FRAMES)
+        else:  # DNL's map, GTA's pixel and region maps; GTA's pixel and region heads
+            want = temporal_size(3, 2)
         assert image_size(path) == want, name
 
 
@@ -102,6 +107,19 @@ def test_default_output_dir_is_under_the_configs_output_dir(models, capsys):
     (path,) = capsys.readouterr().out.split()
     assert path == os.path.join(os.path.dirname(gta_cfg), "visualize",
                                 f"gta_2d_{PLACES[0]}_regions.png")
+
+
+def test_without_checkpoint_the_last_one_of_output_dir_is_drawn(tmp_path):
+    cfg_path, _ = write_model(tmp_path, "gta")
+    cfg = gta_slowfast.load_config(cfg_path)
+    (tmp_path / "checkpoints").mkdir()
+    for epoch, seed in ((1, 1), (3, 5)):  # PySlowFast's test loads the last one
+        torch.save({"epoch": epoch, "model_state": build(cfg, seed=seed).state_dict()},
+                   tmp_path / "checkpoints" / f"checkpoint_epoch_{epoch:05d}.pyth")
+    trained = build(cfg, seed=5).state_dict()
+    _, model = visualize.build(cfg_path, None, [])
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, trained[name], msg=name)
 
 
 def test_slowfast_blocks_show_their_pathways_frames(tmp_path, capsys):
@@ -136,7 +154,7 @@ def test_figures_from_a_video(models, tmp_path, capsys):
     assert [os.path.basename(p) for p in paths] == [
         f"gta_2d_{PLACES[1]}_regions.png", f"temporal_{PLACES[1]}.png"
     ]
-    assert image_size(paths[1]) == expected_size(2, FRAMES)  # frames and the GTA panel only
+    assert image_size(paths[1]) == temporal_size(2, 2)  # GTA's maps and heads only
 
 
 def test_inputs_are_normalised_and_packed_per_pathway():
@@ -150,24 +168,72 @@ def test_inputs_are_normalised_and_packed_per_pathway():
         assert x.abs().max() < 1e-5  # frames equal to the mean normalise to zero
 
 
-def test_temporal_weights_match_the_blocks_own_attention():
-    from gta_slowfast.blocks import GlobalTemporalAttention, TemporalSelfAttention
+def test_temporal_self_attention_is_the_blocks_own():
+    from gta_slowfast.blocks import TemporalSelfAttention
 
     torch.manual_seed(0)
     block = TemporalSelfAttention(16, 8, num_frames=5, positional_encoding=True).double()
     x = torch.randn(1, 16, 5, 3, 4, dtype=torch.float64)
-    row = visualize.self_attention_row(block, x, 2, 1, 3)
     xe = x + block.encoding.double()
-    q = block.conv_q(xe)[0, :, :, 1, 3].t()  # [T, C']
-    k = block.conv_k(xe)[0, :, :, 1, 3]  # [C', T]
-    want = torch.softmax(q @ k * block.scale, dim=-1)[2]
-    torch.testing.assert_close(row, want)
-    gta = GlobalTemporalAttention(16, 8, num_frames=5, groups=2)
-    weight = gta.pixel_attention.detach()
-    torch.testing.assert_close(
-        visualize.gta_mixing_row(weight, 3),
-        (weight[0, 0, 3] + weight[0, 1, 3] + weight[1, 0, 3] + weight[1, 1, 3]) / 2,
-    )
+    q = block.conv_q(xe)[0].permute(2, 3, 1, 0)  # [H, W, T, C']
+    k = block.conv_k(xe)[0].permute(2, 3, 0, 1)  # [H, W, C', T]
+    want = torch.softmax(q @ k * block.scale, dim=-1)  # [H, W, T, T]
+    torch.testing.assert_close(visualize.temporal_self_attention(block, x, (1, 3)), want[1, 3])
+    torch.testing.assert_close(visualize.temporal_self_attention(block, x), want.mean((0, 1)))
+
+
+def test_dnl_map_of_the_reversed_clip_is_the_clips_map_flipped(models):
+    cfg_path, checkpoint = models["dnl"]
+    subject = visualize.Subject(cfg_path, checkpoint, [], visualize.random_frames(FRAMES, CROP))
+    for position in (None, (10, 20)):
+        (row,), heads = visualize.temporal_rows(subject, PLACES[1], position)
+        assert not row.learned and heads == []
+        assert np.abs(row.reversed - row.clip).max() > 1e-3  # the map itself is not symmetric
+        np.testing.assert_array_equal(row.flipped, row.reversed[::-1, ::-1])
+        np.testing.assert_allclose(row.flipped, row.clip, atol=1e-6)
+        assert row.max_difference < 1e-6
+
+
+def test_gta_maps_are_the_mean_of_the_parameter_and_heads_are_sorted(models):
+    cfg_path, checkpoint = models["gta"]
+    subject = visualize.Subject(cfg_path, checkpoint, [], visualize.random_frames(FRAMES, CROP))
+    block = subject.gta[PLACES[0]][0]
+    map_rows, head_rows = visualize.temporal_rows(subject, PLACES[0], None)
+    assert [r.learned for r in map_rows] == [True, True]
+    for row, heads, branch in zip(map_rows, head_rows, ("pixel", "region")):
+        weight = getattr(block, f"{branch}_attention").detach().double()
+        g = weight.shape[0]
+        mean = sum(weight[k, j] for k in range(g) for j in range(g)) / g**2
+        np.testing.assert_allclose(row.clip, mean.numpy(), rtol=1e-12)
+        np.testing.assert_array_equal(row.reversed, row.clip)  # input-independent
+        np.testing.assert_array_equal(row.flipped, mean.flip(0, 1).numpy())
+        assert sorted(heads.order) == list(range(g))
+        assert heads.asymmetry == sorted(heads.asymmetry, reverse=True)
+        for matrix, k in zip(heads.heads, heads.order):
+            np.testing.assert_allclose(matrix, weight[k].mean(0).numpy(), rtol=1e-12)
+
+
+def test_reversal_asymmetry():
+    m = torch.randn(6, 6, dtype=torch.float64)
+    assert visualize.reversal_asymmetry(m + m.flip(0, 1)) == pytest.approx(0.0, abs=1e-12)
+    assert visualize.reversal_asymmetry(m - m.flip(0, 1)) == pytest.approx(1.0)
+    assert visualize.reversal_asymmetry(torch.zeros(3, 3)) == 0.0
+    causal = torch.tril(torch.ones(4, 4))  # each frame mixes the frames before it
+    # flip(M) is upper triangular: the 12 off-diagonal ones differ, |M| = sqrt(10).
+    assert visualize.reversal_asymmetry(causal) == pytest.approx(12**0.5 / (2 * 10**0.5))
+
+
+def test_region_map_is_white_at_uniform_and_the_region_colour_when_certain():
+    colours = visualize.region_colours(4)
+    assign = np.full((4, 1, 3), 0.25)  # three pixels: uniform, certain of region 2, halfway
+    assign[:, 0, 1] = [0, 0, 1, 0]
+    assign[:, 0, 2] = [0.125, 0.125, 0.625, 0.125]
+    image = visualize.region_map(assign, colours)
+    np.testing.assert_allclose(image[0, 0], [1, 1, 1])
+    np.testing.assert_allclose(image[0, 1], colours[2])
+    np.testing.assert_allclose(image[0, 2], 0.5 + 0.5 * colours[2])
+    assert len({tuple(c) for c in visualize.region_colours(9)}) == 9
+    assert all(np.ptp(c) > 0.1 for c in visualize.region_colours(9))  # no grey
 
 
 def test_missing_checkpoint_is_named(models, tmp_path):
@@ -225,10 +291,13 @@ def test_checkpoint_that_pickles_code_is_refused_without_running_it(models, tmp_
     assert not marker.exists()
 
 
-def test_query_outside_the_clip_is_rejected(models):
-    with pytest.raises(ValueError, match=r"--query 4,0,0: t must be in \[0, 4\)"):
+def test_position_outside_the_clip_is_rejected(models):
+    with pytest.raises(ValueError, match=r"--position 0,32: y and x must be in \[0, 32\)"):
         visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
-                        "--random-clip", "--query", "4,0,0"])
+                        "--random-clip", "--position", "0,32"])
+    with pytest.raises(ValueError, match=r"--position: expected 'y,x'"):
+        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+                        "--random-clip", "--position", "1,2,3"])
 
 
 def test_model_without_attention_blocks_is_rejected(tmp_path):
