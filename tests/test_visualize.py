@@ -174,7 +174,13 @@ def test_temporal_self_attention_is_the_blocks_own():
     torch.manual_seed(0)
     block = TemporalSelfAttention(16, 8, num_frames=5, positional_encoding=True).double()
     x = torch.randn(1, 16, 5, 3, 4, dtype=torch.float64)
-    xe = x + block.encoding.double()
+    t, c = 5, 16  # the encoding of Vaswani et al., written out
+    pe = torch.zeros(1, c, t, 1, 1, dtype=torch.float64)
+    for f in range(t):
+        for i in range(0, c, 2):
+            pe[0, i, f] = np.sin(f / 10000 ** (i / c))
+            pe[0, i + 1, f] = np.cos(f / 10000 ** (i / c))
+    xe = x + pe
     q = block.conv_q(xe)[0].permute(2, 3, 1, 0)  # [H, W, T, C']
     k = block.conv_k(xe)[0].permute(2, 3, 0, 1)  # [H, W, C', T]
     want = torch.softmax(q @ k * block.scale, dim=-1)  # [H, W, T, T]
@@ -201,8 +207,9 @@ def test_gta_maps_are_the_mean_of_the_parameter_and_heads_are_sorted(models):
     map_rows, head_rows = visualize.temporal_rows(subject, PLACES[0], None)
     assert [r.learned for r in map_rows] == [True, True]
     for row, heads, branch in zip(map_rows, head_rows, ("pixel", "region")):
-        weight = getattr(block, f"{branch}_attention").detach().double()
-        g = weight.shape[0]
+        g = block.groups
+        # [G*G, T, T], matrix k * G + j = M_j^k (head k, group j)
+        weight = getattr(block, f"{branch}_attention").detach().double().reshape(g, g, FRAMES, FRAMES)
         mean = sum(weight[k, j] for k in range(g) for j in range(g)) / g**2
         np.testing.assert_allclose(row.clip, mean.numpy(), rtol=1e-12)
         np.testing.assert_array_equal(row.reversed, row.clip)  # input-independent

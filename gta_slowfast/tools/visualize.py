@@ -6,7 +6,7 @@ Figures of what a GTA or DNL model attends to, for one clip, as PNG files.
         --compare-cfg configs/SSv1/R2D_R50_DNL_8x1.yaml --compare-checkpoint dnl.pyth
 
 - matrices: the learned global T x T matrices of every GTA block (``pixel_attention``,
-  ``region_attention``, [G heads, G groups, T, T]) as heatmaps, one PNG per block and branch;
+  ``region_attention``, drawn as [G heads, G groups, T, T]) as heatmaps, one PNG per block and branch;
   rows are output frames, columns input frames.
 - regions: Region GTA's soft assignment of the clip's pixels to the R regions: the clip's
   frames (top row) and, below each, every pixel in the colour of its most likely region, from
@@ -200,11 +200,20 @@ def temporal_self_attention(block, x, position=None):
     if position is not None:
         i, j = position
         x = x[:, :, :, i : i + 1, j : j + 1]
+    from ..blocks.temporal import sinusoidal_encoding
+
     if block.positional_encoding:
-        x = x + block.encoding.to(x.dtype)
-    q = block.conv_q(x)[0].flatten(2).permute(2, 1, 0)  # [P, T, C']
-    k = block.conv_k(x)[0].flatten(2).permute(2, 0, 1)  # [P, C', T]
-    return torch.softmax((q * block.scale) @ k, dim=-1).mean(dim=0)
+        x = x + sinusoidal_encoding(x.shape[2], x.shape[1], x.dtype, x.device)
+    g = block.groups
+    # [P, G, T, d]: position, head (or group), frame, channel in the head.
+    q, k = (
+        conv(x)[0].flatten(2).permute(2, 1, 0).reshape(-1, x.shape[2], g, block.dim_inner // g)
+        .transpose(1, 2)
+        for conv in (block.conv_q, block.conv_k)
+    )
+    # Every (head k, group g) map softmax(Q_k K_g^T * scale); with G = 1 the one map.
+    maps = torch.softmax((q[:, :, None] * block.scale) @ k[:, None].transpose(-1, -2), dim=-1)
+    return maps.mean(dim=(0, 1, 2))
 
 
 def gta_head_matrices(weight):
@@ -541,7 +550,7 @@ def draw_matrices(subject, places, out_dir):
             continue
         for branch in ("pixel", "region"):
             if getattr(block, branch):
-                weight = getattr(block, f"{branch}_attention")
+                weight = block.head_matrices(branch)
                 title = (f"{subject.tag} {place}\n{branch} GTA: M[head, group], rows: output "
                          f"frame, columns: input frame")
                 path = os.path.join(out_dir, f"{subject.tag}_{place}_{branch}_matrices.png")
@@ -600,7 +609,7 @@ def temporal_rows(subject, place, position):
         for branch in ("pixel", "region"):
             if not getattr(block, branch):
                 continue
-            weight = getattr(block, f"{branch}_attention").detach()
+            weight = block.head_matrices(branch).detach()
             g = weight.shape[0]
             matrix = gta_mean_matrix(weight.double()).numpy()
             map_rows.append(MapRow(
