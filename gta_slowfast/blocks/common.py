@@ -86,6 +86,8 @@ def recomputed(function, *inputs, modules):
     """
     if not torch.is_grad_enabled() or torch.jit.is_tracing():
         return function(*inputs)
+    if torch.compiler.is_compiling():
+        return checkpoint(function, *inputs, use_reentrant=False)
     return checkpoint(
         function,
         *inputs,

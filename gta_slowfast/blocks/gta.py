@@ -180,8 +180,10 @@ class GlobalTemporalAttention(ResidualAttention):
             weight, bias = self._value_projection("region")
             v = project_channels_last(x, weight, bias).reshape(n * t, h * w, ci)
             assign = self._assignment(x).reshape(n * t, h * w, r)
-            mass = assign.sum(dim=1).clamp_min(1e-4).unsqueeze(-1)  # [N*T, R, 1]
-            regions = (assign.transpose(1, 2) @ v) / mass  # [N*T, R, C'], mean per region
+            # D^-1 S: each region's weights over the pixels sum to one, so its value is a mean
+            # (and stays in range in float16 however many pixels a frame has).
+            mean_weights = assign / assign.sum(dim=1, keepdim=True).clamp_min(1e-4)
+            regions = mean_weights.transpose(1, 2) @ v  # [N*T, R, C']
             regions = regions.reshape(n, t, r, ci // g, g).permute(0, 3, 4, 1, 2)
             mixed = cross_channel_multi_head(regions, self.region_attention)  # [N, C'/G, G, T, R]
             mixed = mixed.permute(0, 3, 4, 1, 2).reshape(n * t, r, ci)
