@@ -15,7 +15,7 @@ ROW_KEYS = {
     "group", "name", "config", "type", "device", "input", "params_m", "gflops", "forward_ms",
     "train_ms", "forward_clips_per_s", "train_clips_per_s", "train_time_ratio", "gflops_ratio",
     "peak_forward_mib", "peak_train_mib", "load_average", "forward_cpu_ms", "train_cpu_ms",
-    "forward_runs_ms", "train_runs_ms",
+    "forward_runs_ms", "train_runs_ms", "precision",
 }
 
 
@@ -72,8 +72,8 @@ def test_models_and_blocks_give_markdown_and_json(tmp_path, capsys, keep_threads
     # Blocks alone at R2D-50's res3 / res4 shapes for this width (8) and crop: 8w and 16w channels.
     assert rows[2]["input"] == [[2, 64, 4, 4, 4]] and rows[4]["input"] == [[2, 128, 4, 2, 2]]
     lines = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert lines[0].startswith("| model | device | params (M) | GFLOPs | fwd ms |")
-    assert lines[1].startswith("| none.yaml | cpu | ") and len(lines) == 1 + len(rows)
+    assert lines[0].startswith("| model | device | precision | params (M) | GFLOPs | fwd ms |")
+    assert lines[1].startswith("| none.yaml | cpu | fp32 | ") and len(lines) == 1 + len(rows)
 
 
 def test_slowfast_model(tmp_path, capsys):
@@ -113,8 +113,43 @@ def test_cuda_without_a_device_is_refused(tmp_path):
         benchmark.main(["--cfg", write_config(tmp_path, "gta"), "--device", "cuda"])
 
 
-def test_preset_lists_the_r2d_table():
-    assert [os.path.basename(p) for p in benchmark.PRESETS["r2d"]] == [
+def test_presets_list_the_r2d_and_slowfast_tables():
+    title, paths = benchmark.PRESETS["r2d"]
+    assert [os.path.basename(p) for p in paths] == [
         "R2D_R50_8x1.yaml", "R2D_R50_NL_8x1.yaml", "R2D_R50_DNL_8x1.yaml", "R2D_R50_GTA_8x1.yaml"
     ]
-    assert all(os.path.isfile(p) for p in benchmark.PRESETS["r2d"])
+    title, paths = benchmark.PRESETS["slowfast"]
+    assert [os.path.basename(p) for p in paths] == [
+        "SLOWFAST_16x8_R50.yaml", "SLOWFAST_16x8_R50_NL.yaml", "SLOWFAST_16x8_R50_DNL.yaml",
+        "SLOWFAST_16x8_R50_GTA.yaml",
+    ]
+    assert all(os.path.isfile(p) for _, group in benchmark.PRESETS.values() for p in group)
+
+
+def test_checkpointing_and_precision_rows(tmp_path, keep_threads):
+    """--activation-checkpoint adds a row for each config with added blocks (GTA, not the
+    stock NL); --precision adds a set of rows under autocast, each its own ratio group."""
+    configs = [write_config(tmp_path, "none"), write_config(tmp_path, "nonlocal"),
+               write_config(tmp_path, "gta")]
+    benchmark.main(["--cfg", *configs, "--device", "cpu", "--repeats", "1", "--warmup", "0",
+                    "--no-blocks", "--no-memory", "--threads", "1", "--activation-checkpoint",
+                    "--precision", "fp32", "bf16", "--output-dir", str(tmp_path / "b")])
+    rows = json.loads((tmp_path / "b" / "benchmark.json").read_text())["rows"]
+    names = ["none.yaml", "nonlocal.yaml", "gta.yaml", "gta.yaml + GTA.ACTIVATION_CHECKPOINT"]
+    assert [(r["name"], r["precision"]) for r in rows] == (
+        [(n, "fp32") for n in names] + [(n, "bf16") for n in names])
+    assert rows[4]["group"] == "models (bf16)" and rows[4]["train_time_ratio"] == 1.0
+    # The same model: same FLOPs and parameters with and without recomputation.
+    assert rows[3]["gflops"] == rows[2]["gflops"] and rows[3]["params_m"] == rows[2]["params_m"]
+
+
+def test_default_output_folder_is_output_benchmark_of_the_working_directory(
+        tmp_path, monkeypatch, keep_threads):
+    """Not the configs' OUTPUT_DIR (".", the repository, for the shipped configs)."""
+    config = write_config(tmp_path, "gta")
+    monkeypatch.chdir(tmp_path)
+    benchmark.main(["--cfg", config, "--device", "cpu", "--repeats", "1", "--warmup", "0",
+                    "--no-blocks", "--no-memory", "--threads", "1"])
+    assert sorted(os.listdir(tmp_path / "output" / "benchmark")) == [
+        "benchmark.json", "benchmark.md"]
+    assert not (tmp_path / "benchmark").exists()

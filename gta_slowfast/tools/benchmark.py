@@ -2,20 +2,28 @@
 Speed and memory of models and of the blocks alone, as a Markdown table and JSON.
 
     python -m gta_slowfast.tools.benchmark                       # --preset r2d: R2D-50, +NL, +DNL, +GTA
+    python -m gta_slowfast.tools.benchmark --preset r2d slowfast --activation-checkpoint \
+        --batch-size 2
+    python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 --batch-size 8
     python -m gta_slowfast.tools.benchmark --cfg A.yaml B.yaml --batch-size 2 --repeats 5
 
-Per config (the first is the base) and device: parameters, fvcore GFLOPs of one clip, forward
-(eval, no grad) and forward+backward (train, mean of the logits as loss, gradients freed before
-each pass) time and throughput, and the peak memory of one pass. Then the block alone
+Per config (the first of each group is its base) and device: parameters, fvcore GFLOPs of one
+clip, forward (eval, no grad) and forward+backward (train, mean of the logits as loss, gradients
+freed before each pass) time and throughput, and the peak memory of one pass; with
+``--activation-checkpoint`` also each config with added blocks under
+``GTA.ACTIVATION_CHECKPOINT True``; with ``--precision fp16 bf16`` the same under autocast
+(PySlowFast's ``TRAIN.MIXED_PRECISION`` is fp16 autocast). Then the block alone
 (``--block-variants``, built by ``gta_slowfast.blocks.build_variant``) at the res3 and res4 input
 shapes of R2D-50: [N, 8w, T, crop/8, crop/8] and [N, 16w, T, crop/16, crop/16] with w =
 4 x RESNET.WIDTH_PER_GROUP of the first config ([N, 512, 8, 28, 28] and [N, 1024, 8, 14, 14] at
 224); its input requires grad, as inside a network.
 
 Times are the median (``--statistic min``: the minimum) of ``--repeats`` passes after
-``--warmup`` passes: wall clock and, on the CPU, the process CPU time of all threads; the JSON
-keeps every pass and the load average, which tell how much other processes disturbed the run. Everything measured on a device is
-timed in turns, one pass of each per round, so such load falls on all of them alike.
+``--warmup`` passes: on the CPU the wall clock and the process CPU time of all threads, on CUDA
+the time between CUDA events recorded around the pass; the JSON keeps every pass and the load
+average, which tell how much other processes disturbed the run. Everything measured on a device
+is timed in turns, one pass of each per round, so such load falls on all of them alike. Results
+go to ``--output-dir`` (default ``output/benchmark`` of the current directory).
 
 Peak memory, in MiB above what the model (or block) and its input already hold:
 - CUDA: ``torch.cuda.max_memory_allocated`` over one pass, minus the memory allocated before it.
@@ -47,16 +55,26 @@ logger = logging.getLogger(__name__)
 
 # The repository holding the package (its configs/ folder) when installed from a checkout.
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Groups of configs; times and FLOPs of a group are relative to its first config.
 PRESETS = {
-    "r2d": [
+    "r2d": ("R2D-50 8x1", [
         os.path.join(REPO, "configs", "SSv1", f"R2D_R50_{name}8x1.yaml")
         for name in ("", "NL_", "DNL_", "GTA_")
-    ],
+    ]),
+    "slowfast": ("SlowFast-R50 16x8", [
+        os.path.join(REPO, "configs", "SSv1", f"SLOWFAST_16x8_R50{name}.yaml")
+        for name in ("", "_NL", "_DNL", "_GTA")
+    ]),
 }
+# Autocast dtypes of --precision (fp32: none).
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+CHECKPOINT_OPTS = ["GTA.ACTIVATION_CHECKPOINT", "True"]
 BLOCK_VARIANTS = ("nonlocal", "dnl", "gta")
 # (stage name, channels as a multiple of 4 x WIDTH_PER_GROUP, spatial stride) of R2D-50.
 BLOCK_STAGES = (("res3", 2, 8), ("res4", 4, 16))
 MMAP_THRESHOLD = 65536
+# Beside the other outputs of a run (git ignores output/), not in the configs' folders.
+DEFAULT_OUTPUT_DIR = os.path.join("output", "benchmark")
 MIB = 2.0**20
 
 
@@ -65,17 +83,21 @@ MIB = 2.0**20
 
 
 class Target:
-    """A module with its inputs: a model (a list of pathway clips) or a block (one tensor)."""
+    """A module with its inputs: a model (a list of pathway clips) or a block (one tensor), run
+    in float32 or under autocast to ``precision`` ("fp16", "bf16")."""
 
-    def __init__(self, module, inputs, pathways):
+    def __init__(self, module, inputs, pathways, precision="fp32"):
         self.module = module
         self.inputs = inputs
         self.pathways = pathways
+        self.precision = precision
 
     def __call__(self):
-        if self.pathways:  # PySlowFast's models overwrite the entries of the list they get
-            return self.module(list(self.inputs))
-        return self.module(self.inputs[0])
+        dtype = PRECISIONS[self.precision]
+        with torch.autocast(self.inputs[0].device.type, dtype=dtype, enabled=dtype is not None):
+            if self.pathways:  # PySlowFast's models overwrite the entries of the list they get
+                return self.module(list(self.inputs))
+            return self.module(self.inputs[0])
 
     def to(self, device):
         self.module.to(device)
@@ -125,7 +147,7 @@ def config_opts(opts, frames=None, crop=None):
     return opts
 
 
-def model_target(path, opts, batch_size):
+def model_target(path, opts, batch_size, precision="fp32"):
     """The model of the config at ``path`` and a random batch, on the CPU."""
     from .. import build_model, dummy_inputs, load_config
 
@@ -133,7 +155,7 @@ def model_target(path, opts, batch_size):
     cfg.NUM_GPUS = 0
     torch.manual_seed(0)
     model = build_model(cfg)
-    return Target(model, dummy_inputs(cfg, batch_size=batch_size), pathways=True)
+    return Target(model, dummy_inputs(cfg, batch_size=batch_size), True, precision)
 
 
 def block_shapes(cfg, batch_size):
@@ -146,7 +168,7 @@ def block_shapes(cfg, batch_size):
     }
 
 
-def block_target(variant, shape, opts):
+def block_target(variant, shape, opts, precision="fp32"):
     """``variant`` built alone for an input of ``shape`` (GTA keys: defaults and ``opts``),
     with an input that requires grad, as inside a network."""
     from .. import get_cfg
@@ -163,7 +185,7 @@ def block_target(variant, shape, opts):
     )
     torch.manual_seed(0)
     block = build_variant(variant, spec)
-    return Target(block, [torch.randn(shape).requires_grad_()], pathways=False)
+    return Target(block, [torch.randn(shape).requires_grad_()], False, precision)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -213,9 +235,10 @@ def cpu_memory_supported():
 
 def spec_target(spec):
     """The target a JSON-able ``spec`` describes (what a memory subprocess rebuilds)."""
+    precision = spec.get("precision", "fp32")
     if spec["kind"] == "model":
-        return model_target(spec["cfg"], spec["opts"], spec["batch_size"])
-    return block_target(spec["variant"], spec["shape"], spec["opts"])
+        return model_target(spec["cfg"], spec["opts"], spec["batch_size"], precision)
+    return block_target(spec["variant"], spec["shape"], spec["opts"], precision)
 
 
 def memory_worker(spec):
@@ -247,15 +270,27 @@ def measure_cpu_memory(spec):
 # Timing
 
 
-def synchronize(device):
+def timed(step, device):
+    """(seconds, process CPU seconds) of one call of ``step``: on CUDA the time between two
+    CUDA events around it (the device's own clock), on the CPU the wall clock."""
     if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         torch.cuda.synchronize(device)
+        cpu = time.process_time()
+        start.record()
+        step()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end) / 1e3, time.process_time() - cpu
+    wall, cpu = time.perf_counter(), time.process_time()
+    step()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def time_in_turns(entries, device, warmup, repeats):
     """
     Times one forward and one forward+backward pass of every entry's target per round; the
-    first ``warmup`` rounds are not kept. Sets each entry's ``runs``: {mode: [(wall seconds,
+    first ``warmup`` rounds are not kept. Sets each entry's ``runs``: {mode: [(seconds,
     process CPU seconds)]} per kept round.
     """
     for entry in entries:
@@ -265,14 +300,9 @@ def time_in_turns(entries, device, warmup, repeats):
         for entry in entries:
             target = entry["target"]
             for mode, step in (("forward", target.forward_pass), ("train", target.training_pass)):
-                synchronize(device)
-                wall, cpu = time.perf_counter(), time.process_time()
-                step()
-                synchronize(device)
+                seconds = timed(step, device)
                 if r >= warmup:
-                    entry["runs"][mode].append(
-                        (time.perf_counter() - wall, time.process_time() - cpu)
-                    )
+                    entry["runs"][mode].append(seconds)
         label = "warm-up" if r < warmup else f"timed {r - warmup + 1}/{repeats}"
         logger.info("%s: round %d/%d (%s) done", device, r + 1, rounds, label)
 
@@ -313,35 +343,59 @@ def _load():
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
-def describe_targets(paths, opts, args):
-    """Entries (name, group, spec, params, GFLOPs; no module kept) of everything to measure."""
+def config_groups(args):
+    """[(group title, [config path])]: ``--cfg`` as one group, else the ``--preset`` groups."""
+    if args.cfg:
+        return [("models", args.cfg)]
+    return [PRESETS[name] for name in args.preset]
+
+
+def model_variants(cfg, args):
+    """(row-name suffix, extra opts) of each row of a config: as configured and, with
+    ``--activation-checkpoint``, with GTA.ACTIVATION_CHECKPOINT where it has added blocks."""
+    variants = [("", [])]
+    if args.activation_checkpoint and any_block(cfg) and cfg.NONLOCAL.TYPE != "nonlocal":
+        variants.append((" + GTA.ACTIVATION_CHECKPOINT", CHECKPOINT_OPTS))
+    return variants
+
+
+def describe_targets(groups, opts, args):
+    """Entries (name, group, spec, params, GFLOPs; no module kept) of everything to measure,
+    for every --precision."""
     from .. import dummy_inputs, load_config
 
     entries = []
-    for i, path in enumerate(paths, start=1):
-        cfg = load_config(path, opts)
-        params, flops = measure(cfg)
-        entries.append(dict(
-            group="models", name=os.path.basename(path), config=path,
-            type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-",
-            input=[list(x.shape) for x in dummy_inputs(cfg, batch_size=args.batch_size)],
-            spec=dict(kind="model", cfg=path, opts=opts, batch_size=args.batch_size),
-            params_m=params, gflops=flops,
-        ))
-        logger.info("[%d/%d] %s: %.2f M params, %.2f GFLOPs", i, len(paths), path, params, flops)
-    if args.blocks:
-        shapes = block_shapes(load_config(paths[0], opts), args.batch_size)
-        for stage, shape in shapes.items():
-            for variant in args.block_variants:
-                spec = dict(kind="block", variant=variant, shape=shape, opts=args.opts)
-                target = spec_target(spec)
-                entries.append(dict(
-                    group=f"block {stage}", name=f"{variant} block {stage}", config=None,
-                    type=variant, input=[shape], spec=spec,
-                    params_m=target.params_m(), gflops=target.gflops(),
-                ))
-                logger.info("%s %s: %.2f M params, %.3f GFLOPs", entries[-1]["name"], shape,
-                            entries[-1]["params_m"], entries[-1]["gflops"])
+    for precision in args.precision:
+        tag = "" if precision == "fp32" else f" ({precision})"
+        for title, paths in groups:
+            for i, path in enumerate(paths, start=1):
+                cfg = load_config(path, opts)
+                params, flops = measure(cfg)
+                for suffix, extra in model_variants(cfg, args):
+                    entries.append(dict(
+                        group=title + tag, name=os.path.basename(path) + suffix, config=path,
+                        type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-", precision=precision,
+                        input=[list(x.shape) for x in dummy_inputs(cfg, args.batch_size)],
+                        spec=dict(kind="model", cfg=path, opts=opts + extra,
+                                  batch_size=args.batch_size, precision=precision),
+                        params_m=params, gflops=flops,
+                    ))
+                logger.info("[%d/%d] %s: %.2f M params, %.2f GFLOPs", i, len(paths), path,
+                            params, flops)
+        if args.blocks:
+            shapes = block_shapes(load_config(groups[0][1][0], opts), args.batch_size)
+            for stage, shape in shapes.items():
+                for variant in args.block_variants:
+                    spec = dict(kind="block", variant=variant, shape=shape, opts=args.opts,
+                                precision=precision)
+                    target = spec_target(spec)
+                    entries.append(dict(
+                        group=f"block {stage}{tag}", name=f"{variant} block {stage}",
+                        config=None, type=variant, precision=precision, input=[shape],
+                        spec=spec, params_m=target.params_m(), gflops=target.gflops(),
+                    ))
+                    logger.info("%s %s: %.2f M params, %.3f GFLOPs", entries[-1]["name"],
+                                shape, entries[-1]["params_m"], entries[-1]["gflops"])
     return entries
 
 
@@ -369,9 +423,9 @@ def measure_memory(entries, device):
 def benchmark(args):
     """Measures everything ``args`` asks for; returns the JSON-ready report."""
     opts = config_opts(args.opts, args.frames, args.crop)
-    paths = args.cfg or PRESETS[args.preset]
+    groups = config_groups(args)
     devices = [torch.device(d) for d in resolve_devices(args.device)]
-    described = describe_targets(paths, opts, args)
+    described = describe_targets(groups, opts, args)
     rows = []
     for device in devices:
         entries = [dict(e, target=spec_target(e["spec"]).to(device)) for e in described]
@@ -390,7 +444,8 @@ def benchmark(args):
     return dict(
         machine=machine_info(devices),
         settings=dict(
-            configs=paths, opts=opts, batch_size=args.batch_size, warmup=args.warmup,
+            configs=[path for _, paths in groups for path in paths], opts=opts,
+            precision=list(args.precision), activation_checkpoint=args.activation_checkpoint, batch_size=args.batch_size, warmup=args.warmup,
             repeats=args.repeats, statistic=args.statistic, devices=[str(d) for d in devices],
             memory=args.memory,
             block_variants=list(args.block_variants) if args.blocks else [],
@@ -414,7 +469,7 @@ def finish_rows(entries, device, batch_size, load, statistic="median"):
         first = firsts.setdefault(entry["group"], entry)
         rows.append(dict(
             group=entry["group"], name=entry["name"], config=entry["config"], type=entry["type"],
-            device=str(device), input=entry["input"],
+            device=str(device), precision=entry["precision"], input=entry["input"],
             params_m=round(entry["params_m"], 3), gflops=round(entry["gflops"], 3),
             forward_ms=round(wall["forward"] * 1e3, 2),
             train_ms=round(wall["train"] * 1e3, 2),
@@ -456,10 +511,10 @@ def markdown(report):
         + f". Batch {s['batch_size']}, {s['statistic']} of {s['repeats']} passes after "
         f"{s['warmup']} warm-up.",
         "",
-        "| model | device | params (M) | GFLOPs | fwd ms | fwd clips/s | fwd+bwd ms | "
-        "fwd+bwd clips/s | fwd+bwd CPU ms | fwd+bwd time ratio | GFLOPs ratio | peak fwd MiB | "
-        "peak fwd+bwd MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | device | precision | params (M) | GFLOPs | fwd ms | fwd clips/s | "
+        "fwd+bwd ms | fwd+bwd clips/s | fwd+bwd CPU ms | fwd+bwd time ratio | GFLOPs ratio | "
+        "peak fwd MiB | peak fwd+bwd MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         peak = ["n/a" if r[k] is None else f"{r[k]:.0f}"
@@ -467,14 +522,15 @@ def markdown(report):
         ratio = "n/a" if r["gflops_ratio"] is None else f"{r['gflops_ratio']:.2f}"
         cpu = "n/a" if r["train_cpu_ms"] is None else f"{r['train_cpu_ms']:.0f}"
         lines.append(
-            f"| {r['name']} | {r['device']} | {r['params_m']:.2f} | {r['gflops']:.2f} | "
+            f"| {r['name']} | {r['device']} | {r['precision']} | {r['params_m']:.2f} | "
+            f"{r['gflops']:.2f} | "
             f"{r['forward_ms']:.1f} | {r['forward_clips_per_s']:.2f} | {r['train_ms']:.1f} | "
             f"{r['train_clips_per_s']:.2f} | {cpu} | {r['train_time_ratio']:.2f} | {ratio} | "
             f"{peak[0]} | {peak[1]} |"
         )
     lines.append("")
-    lines.append("Times: wall clock per pass; CPU ms: process CPU time of the pass, all "
-                 "threads. Ratios: fwd+bwd wall time and GFLOPs over the first row of "
+    lines.append("Times: per pass, the wall clock on the CPU, CUDA events on a GPU; CPU ms: "
+                 "process CPU time of the pass, all threads. Ratios: fwd+bwd wall time and GFLOPs over the first row of "
                  "the same group (the base config; the first block variant at that stage). Peak "
                  "memory: see --help.")
     return "\n".join(lines)
@@ -488,9 +544,17 @@ def parser():
     )
     p.add_argument("--cfg", nargs="+", help="config files; the first is the base "
                    "(default: the --preset)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="r2d",
-                   help="configs used without --cfg: r2d = configs/SSv1/R2D_R50_{,NL_,DNL_,"
-                   "GTA_}8x1.yaml of this repository")
+    p.add_argument("--preset", nargs="+", choices=sorted(PRESETS), default=["r2d"],
+                   help="config groups used without --cfg: r2d = configs/SSv1/R2D_R50_{,NL_,"
+                   "DNL_,GTA_}8x1.yaml, slowfast = configs/SSv1/SLOWFAST_16x8_R50{,_NL,_DNL,"
+                   "_GTA}.yaml of this repository (default: r2d)")
+    p.add_argument("--activation-checkpoint", action="store_true",
+                   help="also measure every config with added blocks with "
+                   "GTA.ACTIVATION_CHECKPOINT True")
+    p.add_argument("--precision", nargs="+", choices=list(PRECISIONS), default=["fp32"],
+                   help="fp32, or autocast to fp16 / bf16 (PySlowFast's "
+                   "TRAIN.MIXED_PRECISION is fp16 autocast); each adds a set of rows "
+                   "(default: fp32)")
     p.add_argument("--batch-size", type=int, default=1, help="clips per pass (default 1)")
     p.add_argument("--frames", type=int, help="DATA.NUM_FRAMES (default: each config's)")
     p.add_argument("--crop", type=int, help="DATA.TRAIN_CROP_SIZE (default: each config's)")
@@ -508,8 +572,9 @@ def parser():
                    help="skip the blocks alone")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory measurements")
-    p.add_argument("--output-dir", help="where benchmark.md and benchmark.json go "
-                   "(default: <OUTPUT_DIR>/benchmark of the first config)")
+    p.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
+                   help="where benchmark.md and benchmark.json go (default: "
+                   f"{DEFAULT_OUTPUT_DIR}, under the current directory)")
     p.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("opts", nargs=argparse.REMAINDER, default=None,
                    help="KEY VALUE config overrides for all configs (GTA.* also for the blocks)")
@@ -527,11 +592,7 @@ def main(argv=None):
     if min(args.batch_size, args.repeats) < 1 or args.warmup < 0:
         parser().error("--batch-size and --repeats must be >= 1, --warmup >= 0")
     report = benchmark(args)
-    from .. import load_config
-
-    out_dir = args.output_dir or os.path.join(
-        load_config(report["settings"]["configs"][0], args.opts).OUTPUT_DIR, "benchmark"
-    )
+    out_dir = args.output_dir
     os.makedirs(out_dir, exist_ok=True)
     table = markdown(report)
     for name, text in (("benchmark.md", table + "\n"), ("benchmark.json", json.dumps(report, indent=2))):
