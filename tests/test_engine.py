@@ -1,5 +1,6 @@
 """run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
 
+import json
 import os
 import subprocess
 import sys
@@ -196,3 +197,59 @@ def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
     else:
         with pytest.raises(RuntimeError, match=r"cannot decode .*train_00000.mp4.*99a655b"):
             launch.preflight(cfg)
+
+
+class FakeClock:
+    """perf_counter for PySlowFast's timers (fvcore's Timer): time passes only when told."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_epoch_and_iteration_lines_estimate_the_same_time_left(tiny_config, monkeypatch,
+                                                               caplog):
+    """Every training step takes 2 s of a fake clock, data loading none: after step k of 3
+    epochs x 3 steps, 2 s x (9 - k) are left, in the iteration lines and in the epoch lines."""
+    import fvcore.common.timer
+    from slowfast.utils.meters import TrainMeter
+
+    from gta_slowfast.engine import fallback
+
+    clock = FakeClock()
+    monkeypatch.setattr(fvcore.common.timer, "perf_counter", clock)
+
+    class TwoSecondModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 6)
+
+        def forward(self, inputs):
+            clock.now += 2.0
+            return self.fc(inputs[0].mean(dim=(2, 3, 4)))
+
+    cfg = gta_slowfast.load_config(tiny_config, ["SOLVER.MAX_EPOCH", "3"])
+    torch.manual_seed(0)
+    loader = [([torch.randn(2, 3, 4, 8, 8)], torch.tensor([0, 1])) for _ in range(3)]
+    model = TwoSecondModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    meter = TrainMeter(len(loader), cfg)
+    with caplog.at_level("INFO"):
+        for epoch in range(3):
+            fallback.train_epoch(loader, model, optimizer, meter, epoch, cfg)
+    stats = [json.loads(r.getMessage()[len("json_stats: "):]) for r in caplog.records
+             if r.getMessage().startswith("json_stats: ")]
+    got = [(s["_type"], s["epoch"], s.get("iter"), s["eta"]) for s in stats]
+
+    def eta(seconds):
+        return f"0:00:{seconds:02d}"
+
+    expected = []
+    for epoch in range(3):
+        for step in range(3):
+            left = 9 - (3 * epoch + step + 1)
+            expected.append(("train_iter", f"{epoch + 1}/3", f"{step + 1}/3", eta(2 * left)))
+        expected.append(("train_epoch", f"{epoch + 1}/3", None, eta(2 * (9 - 3 * (epoch + 1)))))
+    assert got == expected

@@ -149,7 +149,10 @@ def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
             labels.size(0) * max(cfg.NUM_GPUS, 1),
         )
         train_meter.log_iter_stats(cur_epoch, cur_iter)
-        train_meter.iter_tic()
+        if cur_iter + 1 < data_size:
+            train_meter.iter_tic()  # the next iteration's time starts with loading its batch
+    # The timer still holds the last iteration's time: PySlowFast's meters estimate the ETA of
+    # the epoch line from it as they do for the iteration lines (restarted, it would be ~0).
     train_meter.log_epoch_stats(cur_epoch)
     train_meter.reset()
 
@@ -169,7 +172,8 @@ def eval_epoch(val_loader, model, val_meter, cur_epoch, cfg):
         val_meter.iter_toc()
         val_meter.update_stats(float(top1_err), float(top5_err), labels.size(0) * max(cfg.NUM_GPUS, 1))
         val_meter.log_iter_stats(cur_epoch, cur_iter)
-        val_meter.iter_tic()
+        if cur_iter + 1 < len(val_loader):
+            val_meter.iter_tic()
     val_meter.log_epoch_stats(cur_epoch)
     val_meter.reset()
 
