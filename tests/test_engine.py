@@ -94,12 +94,24 @@ def run_net(*args):
     )
 
 
+def json_stats(out_dir):
+    """The stats dicts of OUTPUT_DIR/json_stats.log, each line as PySlowFast main writes it."""
+    with open(os.path.join(out_dir, "json_stats.log")) as f:
+        lines = f.read().splitlines()
+    assert lines and all(line.startswith("json_stats: ") for line in lines), lines
+    return [json.loads(line[len("json_stats: "):]) for line in lines]
+
+
 def check_run(result, out_dir):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert os.path.isfile(os.path.join(out_dir, "checkpoints", "checkpoint_epoch_00001.pyth"))
     log = open(os.path.join(out_dir, "stdout.log")).read()
     assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
     assert "Flops:" in log and "Params:" in log
+    stats = json_stats(out_dir)
+    kinds = [entry.get("_type", entry.get("split")) for entry in stats]
+    assert {"train_epoch", "val_epoch"} <= set(kinds) and kinds[-1] == "test_final", kinds
+    assert stats[-1]["top1_acc"] in log
     return log
 
 

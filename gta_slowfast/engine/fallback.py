@@ -26,20 +26,25 @@ from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
 
 from .. import build_model, compat, dummy_inputs
 from ..checkpoint import load_for_test, resume_or_initialize
+from .json_stats import write_json_stats
 
 logger = logging.get_logger(__name__)
 
 
 def setup(cfg):
-    """Seeds and logging to stdout and OUTPUT_DIR/stdout.log, as PySlowFast's trainer does."""
+    """Seeds, and logging to stdout, OUTPUT_DIR/stdout.log and (the summary JSON stats)
+    OUTPUT_DIR/json_stats.log, as PySlowFast main's trainer does."""
     np.random.seed(cfg.RNG_SEED)
     torch.manual_seed(cfg.RNG_SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    master = du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS)
+    if master:
+        write_json_stats(cfg.OUTPUT_DIR)
     if "output_dir" in inspect.signature(logging.setup_logging).parameters:
         logging.setup_logging(cfg.OUTPUT_DIR)
         return
     logging.setup_logging()
-    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+    if master:
         handler = std_logging.FileHandler(os.path.join(cfg.OUTPUT_DIR, "stdout.log"))
         handler.setFormatter(std_logging.root.handlers[0].formatter)
         std_logging.root.addHandler(handler)

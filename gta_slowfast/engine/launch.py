@@ -22,6 +22,7 @@ from .. import compat, load_config
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
 from . import fallback, upstream
+from .json_stats import write_json_stats
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +99,13 @@ def upstream_train(cfg):
 
 
 def upstream_test(cfg):
+    import slowfast.utils.distributed as du
+
     _, test = upstream.load(upstream.find_checkout())
     if not cfg.NUM_GPUS:
         upstream.allow_cpu_run()
+    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+        write_json_stats(cfg.OUTPUT_DIR)  # main's TestMeter logs test_final to stdout only
     return test(cfg)
 
 
