@@ -761,7 +761,7 @@ def test_convert_nonlocal_refuses_another_architecture(files, tmp_path):
     config = write_config(cfg_of("gta"), tmp_path / "gta.yaml")
     with pytest.raises(ValueError,
                        match=r"(?s)does not fit the model.*15 tensors have another shape"):
-        convert.main(["nonlocal", "--src", files["plain_slowfast"][0], "--dst",
+        convert.main(["--debug", "nonlocal", "--src", files["plain_slowfast"][0], "--dst",
                       str(tmp_path / "x.pyth"), "--cfg", config])
     assert not (tmp_path / "x.pyth").exists()
 

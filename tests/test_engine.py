@@ -1,5 +1,6 @@
 """run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
 
+import glob
 import json
 import os
 import subprocess
@@ -15,7 +16,7 @@ from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate, make_clip
 from gta_slowfast.datasets.video_dataset import ReleaseError
 from gta_slowfast.engine import launch, upstream
 
-from conftest import REPO
+from conftest import CONFIGS, REPO, requires_snapshot
 
 TINY = """
 TRAIN: {{ENABLE: True, DATASET: synthetic, BATCH_SIZE: 4, EVAL_PERIOD: 1, CHECKPOINT_PERIOD: 1,
@@ -265,3 +266,46 @@ def test_epoch_and_iteration_lines_estimate_the_same_time_left(tiny_config, monk
             expected.append(("train_iter", f"{epoch + 1}/3", f"{step + 1}/3", eta(2 * left)))
         expected.append(("train_epoch", f"{epoch + 1}/3", None, eta(2 * (9 - 3 * (epoch + 1)))))
     assert got == expected
+
+
+# The datasets gta_slowfast registers, on both PySlowFast generations.
+PROJECT_DATASETS = ("synthetic", "gta_ssv1", "gta_ssv2", "gta_kinetics")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(glob.glob(os.path.join(CONFIGS, "**", "*.yaml"), recursive=True))
+)
+def test_every_config_runs_on_the_installed_pyslowfast(path):
+    """The README's promise for an install without a PySlowFast checkout: every shipped config
+    reads datasets of the project's own, registered in the installed PySlowFast, and the
+    fallback loop's PySlowFast parts accept its loss, optimizer and learning-rate policy."""
+    import slowfast.models.losses as losses
+    import slowfast.models.optimizer as optim
+    from slowfast.datasets.build import DATASET_REGISTRY
+
+    cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])
+    for name in (cfg.TRAIN.DATASET, cfg.TEST.DATASET):
+        assert name in PROJECT_DATASETS and name.capitalize() in DATASET_REGISTRY._obj_map, name
+    losses.get_loss_func(cfg.MODEL.LOSS_FUNC)
+    optim.construct_optimizer(torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1),
+                                                  torch.nn.BatchNorm3d(4)), cfg)
+    for epoch in (0.0, cfg.SOLVER.MAX_EPOCH / 2, cfg.SOLVER.MAX_EPOCH - 0.5):
+        assert optim.get_epoch_lr(epoch, cfg) > 0
+
+
+def test_a_dataset_the_installed_pyslowfast_lacks_is_named(tiny_config):
+    from gta_slowfast import compat
+
+    cfg = gta_slowfast.load_config(tiny_config, ["TRAIN.DATASET", "ssv9"])
+    with pytest.raises(ReleaseError, match=rf"^TRAIN.DATASET='ssv9' is not a dataset of the "
+                       rf"installed PySlowFast \({compat.GENERATION}\); registered: "
+                       rf"\[.*'gta_ssv2'.*'synthetic'\]$"):
+        launch.preflight(cfg)
+
+
+@requires_snapshot
+def test_a_dataset_of_pyslowfast_main_needs_a_checkout(tiny_config):
+    cfg = gta_slowfast.load_config(tiny_config, ["TRAIN.DATASET", "ssv2"])
+    with pytest.raises(ReleaseError, match=r"'ssv2' is a dataset of PySlowFast main, which needs "
+                       r"a PySlowFast checkout .*, or use gta_ssv2"):
+        launch.preflight(cfg)

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 
 import pytest
 import torch
@@ -74,11 +75,17 @@ def test_prints_top1_and_top5_of_each_model_and_of_the_ensemble(tmp_path, capsys
     (["0", "0"], r"--weights 0.0 0.0: they sum to 0"),
     (["1", "nan"], r"--weights must be finite and non-negative .*got nan for .*b.pkl"),
 ])
-def test_weights_that_make_no_mean_are_refused(tmp_path, weights, message):
+def test_weights_that_make_no_mean_are_refused(tmp_path, capsys, weights, message):
     a = save(tmp_path / "a.pkl", [[1.0, 0.0], [0.0, 1.0]], [0, 1])
     b = save(tmp_path / "b.pkl", [[0.0, 1.0], [1.0, 0.0]], [0, 1])
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SystemExit) as exit_info:
         ensemble.main(["--preds", a, b, "--weights", *weights])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.match(r"python -m gta_slowfast.tools.ensemble: error: " + message, err), err
+    assert err.count("\n") == 1
+    with pytest.raises(ValueError, match=message):
+        ensemble.main(["--debug", "--preds", a, b, "--weights", *weights])
 
 
 class _Exploit:

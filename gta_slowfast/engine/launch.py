@@ -9,38 +9,39 @@ The trainer is PySlowFast's ``tools/train_net.py`` / ``tools/test_net.py`` of yo
 run unchanged through PySlowFast's ``launch_job`` (one process per GPU, multi-node with
 ``--init_method``, ``--num_shards``, ``--shard_id``). Where PySlowFast has no trainer (the PyPI
 snapshot), a compact loop made of PySlowFast's parts runs instead; the log says which.
+
+Every config is checked before anything runs (its keys and values, its model built once on the
+CPU, its datasets and checkpoints); a mistake ends the command with one line naming the file
+and the key, file or id, and exit status 2 (--debug: the traceback).
 """
 
-import argparse
 import logging
 import os
 import sys
+import traceback
 
 import torch
 
-from .. import compat, load_config
+from .. import cli, compat, load_config
+from ..checkpoint import cpu_cfg
+from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
+from ..blocks import check_variant
+from ..models import build_model
 from . import fallback, upstream
 from .json_stats import write_json_stats
 
 logger = logging.getLogger(__name__)
 
 
-def parse_args(argv=None):
-    """PySlowFast's run_net.py arguments, plus the choice of trainer."""
-    parser = argparse.ArgumentParser(
-        prog="run_net.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def argument_parser():
+    """PySlowFast's run_net.py arguments, plus the choice of trainer and ``--debug``."""
+    parser = cli.argument_parser("gta_slowfast.engine.launch", __doc__, fallback="run_net.py")
     parser.add_argument("--shard_id", type=int, default=0, help="rank of this machine")
     parser.add_argument("--num_shards", type=int, default=1, help="number of machines")
     parser.add_argument(
         "--init_method", default="tcp://localhost:9999", help="torch.distributed init method"
-    )
-    parser.add_argument(
-        "--cfg", dest="cfg_files", nargs="+", required=True, help="config file(s), run in turn"
     )
     parser.add_argument(
         "--trainer",
@@ -54,21 +55,19 @@ def parse_args(argv=None):
         help=f"PySlowFast checkout whose tools/ to run (default: ${upstream.ROOT_ENV}, or the "
         "checkout of the installed slowfast package)",
     )
-    parser.add_argument(
-        "opts",
-        nargs=argparse.REMAINDER,
-        default=None,
-        help="KEY VALUE config overrides (see slowfast/config/defaults.py and "
+    cli.add_config_arguments(
+        parser,
+        cfg_help="config file(s), run in turn; KEY VALUE overrides may follow the last one",
+        opts_help="KEY VALUE config overrides (see slowfast/config/defaults.py and "
         "gta_slowfast/config.py)",
     )
-    args = parser.parse_args(argv)
-    # --cfg takes one or more files; what follows the last .yaml file are KEY VALUE overrides.
-    files = [f for f in args.cfg_files if f.endswith((".yaml", ".yml"))]
-    if not files or args.cfg_files[: len(files)] != files:
-        parser.error(f"--cfg expects .yaml files first, got {args.cfg_files}")
-    args.opts = args.cfg_files[len(files):] + (args.opts or [])
-    args.cfg_files = files
-    return args
+    return parser
+
+
+def parse_args(argv=None):
+    """The command's arguments: ``args.cfg_files``, ``args.opts`` (KEY VALUE overrides: what
+    follows the last config file), the trainer, PySlowFast's multi-node options, ``debug``."""
+    return cli.parse_config_arguments(argument_parser(), argv)
 
 
 def run_config(args, path):
@@ -79,13 +78,19 @@ def run_config(args, path):
     if compat.GENERATION == "main":
         from slowfast.config.defaults import assert_and_infer_cfg
 
-        cfg = assert_and_infer_cfg(cfg)
+        try:
+            cfg = assert_and_infer_cfg(cfg)
+        except AssertionError as err:  # bare asserts: name the check that failed
+            check = traceback.extract_tb(err.__traceback__)[-1].line
+            raise ConfigError(
+                f"PySlowFast's assert_and_infer_cfg refuses the config: {check}"
+                + (f" ({err})" if str(err) else "")
+            ) from err
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             f"NUM_GPUS={cfg.NUM_GPUS} but {torch.cuda.device_count()} CUDA devices are "
             f"available (config {path}); add 'NUM_GPUS 0' to run on the CPU"
         )
-    os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
     return cfg
 
 
@@ -146,25 +151,54 @@ def launch_job(cfg, init_method, func):
     )
 
 
+def build_cpu_model(cfg):
+    """The model of ``cfg``, built on the CPU. An unknown NONLOCAL.TYPE (also where
+    NONLOCAL.LOCATION places no block, so it is not ignored) and a block that cannot be built
+    raise their own errors; PySlowFast's builders' own failures on the config (bare asserts,
+    lookups) raise a ConfigError naming the builder's line."""
+    check_variant(cfg.NONLOCAL.TYPE)
+    try:
+        return build_model(cpu_cfg(cfg))
+    except (AssertionError, IndexError, KeyError, TypeError) as err:
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        raise ConfigError(
+            f"PySlowFast's model builder fails on this config (MODEL.ARCH={cfg.MODEL.ARCH!r}, "
+            f"RESNET.DEPTH={cfg.RESNET.DEPTH}): {type(err).__name__}"
+            f"{f': {err}' if str(err) else ''} at {os.path.basename(frame.filename)}:"
+            f"{frame.lineno}: {frame.line}"
+        ) from err
+
+
 def preflight(cfg, pyslowfast_loader=False):
     """
-    Clear errors before any worker starts: dataset files, and checkpoints that do not fit, loaded
-    into a CPU copy of the model as the run will load them (``gta_slowfast.checkpoint.preflight``;
-    ``pyslowfast_loader``: PySlowFast's trainer will load them, with PySlowFast's loader).
-    Returns the checkpoints' LoadReports.
+    Clear errors before any worker starts: the model, built once on the CPU (a block that
+    cannot be built names its place and keys), dataset files, and checkpoints that do not fit,
+    loaded into a CPU copy of the model as the run will load them
+    (``gta_slowfast.checkpoint.preflight``; ``pyslowfast_loader``: PySlowFast's trainer will
+    load them, with PySlowFast's loader). Returns the checkpoints' LoadReports.
     """
+    built = build_cpu_model(cfg)
     check_datasets(cfg)
-    return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader)
+    return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader, built=built)
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    """``run_net.py``: checks every config (the config itself, its model, datasets and
+    checkpoints) before any run, then trains and tests each in turn."""
+    parser = argument_parser()
+    args = cli.parse_config_arguments(parser, argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
-    description, train, test = select_trainer(args.trainer, args.slowfast_root)
-    logger.info("Trainer: %s", description)
-    for path in args.cfg_files:
-        cfg = run_config(args, path)
-        preflight(cfg, pyslowfast_loader=train is upstream_train)
+    with cli.reported_errors(parser, args.debug):
+        description, train, test = select_trainer(args.trainer, args.slowfast_root)
+        logger.info("Trainer: %s", description)
+        cfgs = []
+        for path in args.cfg_files:
+            with cli.about(path):
+                cfg = run_config(args, path)
+                preflight(cfg, pyslowfast_loader=train is upstream_train)
+            cfgs.append((path, cfg))
+    for path, cfg in cfgs:
+        os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
         if cfg.TRAIN.ENABLE:
             launch_job(cfg, args.init_method, train)
         if cfg.TEST.ENABLE:

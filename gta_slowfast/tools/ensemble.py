@@ -12,13 +12,13 @@ same videos in the same order. Prints the top-1 and top-5 of each file and of th
 The files are read without running code from them (``gta_slowfast.checkpoint.read_predictions``).
 """
 
-import argparse
 import json
 import math
 import sys
 
 import torch
 
+from .. import cli
 from ..checkpoint import read_predictions
 
 
@@ -86,16 +86,13 @@ def ensemble(paths, weights=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.ensemble",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.argument_parser("gta_slowfast.tools.ensemble", __doc__)
     parser.add_argument("--preds", nargs="+", required=True, help="saved test predictions")
     parser.add_argument("--weights", nargs="+", type=float, help="one weight per file")
     parser.add_argument("--json", help="also write the result to this JSON file")
     args = parser.parse_args(argv)
-    scores, labels, singles = ensemble(args.preds, args.weights)
+    with cli.reported_errors(parser, args.debug):
+        scores, labels, singles = ensemble(args.preds, args.weights)
     result = {
         "videos": int(labels.shape[0]),
         "top1_acc": round(topk_accuracy(scores, labels, 1), 2),
