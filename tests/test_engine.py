@@ -1,10 +1,13 @@
 """run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
 
+import csv
 import glob
 import json
 import os
+import pickle
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -95,6 +98,28 @@ def run_net(*args):
     )
 
 
+def check_per_class_results(results_dir, predictions):
+    """The per-class files against counts made here from the saved per-video scores."""
+    with open(predictions, "rb") as f:
+        scores, labels = pickle.load(f)
+    videos, correct = Counter(), Counter()
+    for row, label in zip(scores.tolist(), labels.tolist()):
+        videos[label] += 1
+        correct[label] += max(range(len(row)), key=row.__getitem__) == label
+    with open(os.path.join(results_dir, "per_class_top1.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["name"] for r in rows] == list(CLASS_NAMES)
+    assert [(int(r["videos"]), int(r["correct"])) for r in rows] == [
+        (videos[c], correct[c]) for c in range(len(CLASS_NAMES))]
+    with open(os.path.join(results_dir, "per_class_summary.json")) as f:
+        summary = json.load(f)
+    per_class = [100.0 * correct[c] / videos[c] for c in videos]
+    assert summary["mean_class_acc"] == round(sum(per_class) / len(per_class), 2)
+    assert summary["videos"] == len(labels)
+    assert os.path.getsize(os.path.join(results_dir, "confusion_matrix.png")) > 1000
+    return scores
+
+
 def json_stats(out_dir):
     """The stats dicts of OUTPUT_DIR/json_stats.log, each line as PySlowFast main writes it."""
     with open(os.path.join(out_dir, "json_stats.log")) as f:
@@ -109,6 +134,8 @@ def check_run(result, out_dir):
     log = open(os.path.join(out_dir, "stdout.log")).read()
     assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
     assert "Flops:" in log and "Params:" in log
+    check_per_class_results(out_dir, os.path.join(out_dir, "test_predictions.pkl"))
+    assert "mean class accuracy" in result.stdout and "per_class_top1.csv" in result.stdout
     stats = json_stats(out_dir)
     kinds = [entry.get("_type", entry.get("split")) for entry in stats]
     assert {"train_epoch", "val_epoch"} <= set(kinds) and kinds[-1] == "test_final", kinds
@@ -121,6 +148,23 @@ def test_run_net_trains_checkpoints_and_tests_with_the_fallback_loop(tiny_config
     check_run(result, tmp_path / "out")
     assert "Trainer: gta_slowfast fallback loop" in result.stdout
     assert "tiny.yaml: test top-1" in result.stdout
+
+
+def test_every_view_count_of_a_test_gets_its_own_results(tiny_config, tmp_path):
+    """TEST.NUM_ENSEMBLE_VIEWS -1 tests 1, 3, 5, 7 and 10 clips per video, as PySlowFast's
+    run_net.py; each keeps its scores and per-class results in test_<n>_clips."""
+    result = run_net("--cfg", tiny_config, "--trainer", "fallback", "TRAIN.ENABLE", "False",
+                     "TEST.NUM_ENSEMBLE_VIEWS", "-1", "TEST.SAVE_RESULTS_PATH", "preds.pkl")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "out"
+    for clips in (1, 3, 5, 7, 10):
+        folder = out / f"test_{clips}_clips"
+        scores = check_per_class_results(str(folder), str(folder / "preds.pkl"))
+        # Each video's scores: its clips' softmax outputs summed.
+        torch.testing.assert_close(scores.sum(1), torch.full((6,), float(clips)))
+        assert f"tiny.yaml ({clips} clip{'s' * (clips > 1)} x 1 crop)" in result.stdout
+    assert not (out / "per_class_top1.csv").exists()
+    assert [s["split"] for s in json_stats(out)] == ["test_final"] * 5
 
 
 def test_run_net_uses_pyslowfast_trainer_from_a_checkout(tiny_config, tmp_path):

@@ -12,7 +12,9 @@ snapshot), a compact loop made of PySlowFast's parts runs instead; the log says 
 
 Every config is checked before anything runs (its keys and values, its model built once on the
 CPU, its datasets and checkpoints); a mistake ends the command with one line naming the file
-and the key, file or id, and exit status 2 (--debug: the traceback).
+and the key, file or id, and exit status 2 (--debug: the traceback). Each test keeps the
+per-video scores (TEST.SAVE_RESULTS_PATH, test_predictions.pkl when unset) and writes per-class
+results beside them under OUTPUT_DIR.
 """
 
 import logging
@@ -27,12 +29,16 @@ from ..checkpoint import cpu_cfg
 from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
+from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
 from ..blocks import check_variant
 from ..models import build_model
 from . import fallback, upstream
 from .json_stats import write_json_stats
 
 logger = logging.getLogger(__name__)
+
+# View counts tested in turn when TEST.NUM_ENSEMBLE_VIEWS is -1, as PySlowFast's run_net.py.
+ALL_VIEW_COUNTS = (1, 3, 5, 7, 10)
 
 
 def argument_parser():
@@ -182,6 +188,56 @@ def preflight(cfg, pyslowfast_loader=False):
     return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader, built=built)
 
 
+def view_counts(cfg):
+    """The view counts (clips per video) a test of ``cfg`` runs: TEST.NUM_ENSEMBLE_VIEWS, each
+    of ALL_VIEW_COUNTS where it is -1, or PySlowFast main's TEST.NUM_TEMPORAL_CLIPS."""
+    if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1:
+        return list(ALL_VIEW_COUNTS)
+    return list(cfg.TEST.get("NUM_TEMPORAL_CLIPS", None) or [cfg.TEST.NUM_ENSEMBLE_VIEWS])
+
+
+def test_runs(cfg):
+    """
+    (config, results folder) of each test of ``cfg``: one per view count, each saving its
+    per-video scores (``evaluation.keep_test_predictions``); where there are several, the
+    scores and results of n clips go to the folder ``test_<n>_clips`` of OUTPUT_DIR.
+    """
+    counts = view_counts(cfg)
+    runs = []
+    for count in counts:
+        run = cfg.clone()
+        run.TEST.NUM_ENSEMBLE_VIEWS = count
+        if "NUM_TEMPORAL_CLIPS" in run.TEST:  # main's test_net loops over it itself
+            run.TEST.NUM_TEMPORAL_CLIPS = [count]
+        subdir = f"test_{count}_clips" if len(counts) > 1 else ""
+        keep_test_predictions(run, subdir)
+        runs.append((run, os.path.join(cfg.OUTPUT_DIR, subdir) if subdir else cfg.OUTPUT_DIR))
+    return runs
+
+
+def views_of(cfg):
+    """"3 clips x 3 crops": the views per video of the test of ``cfg``."""
+    clips, crops = cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS
+    return f"{clips} clip{'s' * (clips != 1)} x {crops} crop{'s' * (crops != 1)}"
+
+
+def report_per_class_results(cfg, output_dir, title):
+    """Writes the per-class results of the test of ``cfg`` under ``output_dir`` and logs where
+    they are; a test whose scores cannot give them (e.g. multi-label) gets a warning."""
+    try:
+        summary = write_test_results(cfg, title, output_dir)
+    except (ValueError, FileNotFoundError) as err:
+        logger.warning("No per-class results for %s: %s", title, err)
+        return None
+    logger.info(
+        "%s: mean class accuracy %.2f %% (top-1 %.2f %%, %d videos); per-class results in %s "
+        "(scores: %s)", title, summary["mean_class_acc"], summary["top1_acc"], summary["videos"],
+        ", ".join(os.path.join(output_dir, name) for name in RESULT_FILES),
+        os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH),
+    )
+    return summary
+
+
 def main(argv=None):
     """``run_net.py``: checks every config (the config itself, its model, datasets and
     checkpoints) before any run, then trains and tests each in turn."""
@@ -202,13 +258,15 @@ def main(argv=None):
         if cfg.TRAIN.ENABLE:
             launch_job(cfg, args.init_method, train)
         if cfg.TEST.ENABLE:
-            views = [1, 3, 5, 7, 10] if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1 else [None]
-            for num_views in views:
-                if num_views is not None:
-                    cfg.TEST.NUM_ENSEMBLE_VIEWS = num_views
-                result = launch_job(cfg, args.init_method, test)
+            runs = test_runs(cfg)
+            for run, results_dir in runs:
+                result = launch_job(run, args.init_method, test)
+                views = views_of(run)
+                if args.shard_id == 0:  # the machine whose first process saved the scores
+                    report_per_class_results(run, results_dir, f"{path} ({views})")
                 if isinstance(result, tuple):
-                    print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %")
+                    print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %"
+                          + (f" ({views})" if len(runs) > 1 else ""))
         for node, what in (("DEMO", "tools/demo_net.py"), ("TENSORBOARD", "tools/visualization.py")):
             if node in cfg and cfg[node].ENABLE:
                 logger.warning(
