@@ -1,5 +1,9 @@
 """Config keys of gta_slowfast, added to PySlowFast's yacs config."""
 
+import difflib
+import os
+import re
+
 from fvcore.common.config import CfgNode
 
 
@@ -143,14 +147,77 @@ def _add_dataset_config(cfg):
     cfg.TSN.MAX_DISTORT = 1
 
 
+class ConfigError(ValueError):
+    """A config file or override that PySlowFast's config does not accept; the message names
+    the file, the key, what was expected and what came."""
+
+
+class UnknownConfigKey(ConfigError, KeyError):
+    """A key that neither PySlowFast's config nor gta_slowfast's has (a KeyError, as yacs
+    raises for one)."""
+
+    __str__ = ValueError.__str__  # the message, not KeyError's repr of it
+
+
+_MISMATCH = re.compile(
+    r"Type mismatch \((.*?) vs\. (.*?)\) with values \((.*) vs\. (.*)\) for config key: "
+    r"(\S+)$",
+    re.DOTALL,
+)
+
+
+def _config_keys(node, prefix=""):
+    """Every full key (``GTA.GROUPS``) of the config ``node``."""
+    for name, value in node.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, CfgNode):
+            yield from _config_keys(value, f"{key}.")
+        else:
+            yield key
+
+
+def _unknown_key(cfg, key):
+    close = difflib.get_close_matches(key, list(_config_keys(cfg)), n=3, cutoff=0.6)
+    return f"{key} is not a config key" + (f" (did you mean {', '.join(close)}?)" if close else "")
+
+
+def _type_name(text):
+    return re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text)
+
+
+def _merge_error(cfg, err):
+    """What yacs' (or YAML's) error ``err`` says, as the key, what was expected and what came."""
+    problem_mark = getattr(err, "problem_mark", None)
+    if problem_mark is not None:  # yaml.MarkedYAMLError
+        return (f"not valid YAML at line {problem_mark.line + 1}, column "
+                f"{problem_mark.column + 1}: {err.problem}")
+    message = str(err.args[0]) if err.args else str(err)
+    match = _MISMATCH.search(message)
+    if match:
+        want, got, default, value, key = match.groups()
+        like = "" if "\n" in default else f", like {default}"
+        return (f"{key}={value!r}: expected a value of type {_type_name(want)}{like}, got "
+                f"{_type_name(got)}")
+    unknown = re.search(r"Non-existent (?:config )?key: (\S+)", message)
+    if unknown:
+        return _unknown_key(cfg, unknown.group(1))
+    return f"{type(err).__name__}: {message}"
+
+
+def _is_unknown_key(err):
+    text = str(err.args[0]) if err.args else ""
+    return "Non-existent" in text and "key" in text
+
+
 def load_config(path, opts=None):
     """
     PySlowFast's default config with the gta_slowfast keys, merged with the YAML file ``path``
     (``_BASE_`` inheritance allowed) and the ``KEY VALUE`` pairs of ``opts``; works on both
-    PySlowFast generations (see ``compat.finalize_cfg``).
+    PySlowFast generations (see ``compat.finalize_cfg``). A file that does not exist raises
+    FileNotFoundError; an unknown key, a value of the wrong type or YAML that does not parse
+    raises ConfigError naming the file and the key or override.
     """
-    import os
-
+    import yaml
     from slowfast.config.defaults import get_cfg
 
     from . import compat
@@ -158,9 +225,22 @@ def load_config(path, opts=None):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path!r} does not exist")
     cfg = get_cfg()
-    cfg.merge_from_file(path)
-    if opts:
-        if len(opts) % 2:
-            raise ValueError(f"opts must be KEY VALUE pairs, got an odd count: {list(opts)}")
-        cfg.merge_from_list(list(opts))
+    try:
+        cfg.merge_from_file(path)
+    except FileNotFoundError as err:  # a _BASE_ file
+        raise FileNotFoundError(f"{path}: {err.strerror}: {err.filename!r} (its _BASE_)") from err
+    except (KeyError, ValueError, AssertionError, yaml.YAMLError) as err:
+        error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
+        raise error(f"{path}: {_merge_error(cfg, err)}") from err
+    opts = list(opts or [])
+    if len(opts) % 2:
+        raise ConfigError(
+            f"{path}: overrides must be KEY VALUE pairs, got an odd count ({len(opts)}): {opts}"
+        )
+    for key, value in zip(opts[0::2], opts[1::2]):
+        try:
+            cfg.merge_from_list([key, value])
+        except (KeyError, ValueError, AssertionError) as err:
+            error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
+            raise error(f"{path}: override {key} {value}: {_merge_error(cfg, err)}") from err
     return compat.finalize_cfg(cfg)

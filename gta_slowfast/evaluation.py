@@ -120,17 +120,63 @@ def write_per_class_results(output_dir, scores, labels, class_names=None, title=
 
 
 DEFAULT_PREDICTIONS = "test_predictions.pkl"
+RESULT_FILES = (PER_CLASS_CSV, SUMMARY_JSON, CONFUSION_PNG)
 
 
-def keep_test_predictions(cfg):
-    """Makes a test save its per-video scores (PySlowFast's ``TEST.SAVE_RESULTS_PATH``, under
-    OUTPUT_DIR) so that per-class results can be computed from them, with either trainer."""
-    if not cfg.TEST.SAVE_RESULTS_PATH:
-        cfg.TEST.SAVE_RESULTS_PATH = DEFAULT_PREDICTIONS
+def load_predictions(path):
+    """
+    (scores [videos, classes] float tensor, labels [videos] long tensor) of the test
+    predictions PySlowFast saved to ``path`` (``TEST.SAVE_RESULTS_PATH``). Both trainers write
+    ``pickle.dump([video_preds, video_labels])`` of their TestMeter (PySlowFast main's
+    ``tools/test_net.py`` since December 2020, and gta_slowfast's fallback loop): per video the
+    scores of its views summed (main's ``DATA.ENSEMBLE_METHOD max``: their maximum), and its
+    label. Read without running code from the file (``checkpoint.read_predictions``); refuses
+    anything else naming the file, including main's multi-label files (``DATA.MULTI_LABEL``:
+    labels [videos, classes]) and those of PySlowFast between August and December 2020, whose
+    ``test_net`` saved the labels twice.
+    """
+    from .checkpoint import read_predictions
+
+    saved = read_predictions(path)
+    if not (isinstance(saved, (list, tuple)) and len(saved) == 2):
+        raise ValueError(f"predictions file {path}: expected [scores, labels], got {type(saved)}")
+    scores, labels = (torch.as_tensor(x) for x in saved)
+    if scores.dim() == 1 and torch.equal(scores, labels):
+        raise ValueError(
+            f"predictions file {path}: it holds the labels twice and no scores, as PySlowFast's "
+            f"test_net saved them from August to December 2020 (fixed in its commit c0cc65e); "
+            f"test the checkpoint again to save its scores"
+        )
+    if labels.dim() == 2 and labels.shape == scores.shape:
+        raise ValueError(
+            f"predictions file {path}: labels {list(labels.shape)} of a multi-label test "
+            f"(DATA.MULTI_LABEL); top-1 and per-class results need one label per video"
+        )
+    if scores.dim() != 2 or labels.dim() != 1 or scores.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"predictions file {path}: expected scores [videos, classes] and labels [videos], "
+            f"got {list(scores.shape)} and {list(labels.shape)}"
+        )
+    return scores.float(), labels.long()
+
+
+def keep_test_predictions(cfg, subdir=""):
+    """
+    Makes a test save its per-video scores, so that per-class results can be computed from
+    them with either trainer: ``TEST.SAVE_RESULTS_PATH`` (``test_predictions.pkl`` where
+    unset), moved into ``subdir`` (one folder per view count of a run that tests several).
+    PySlowFast saves it relative to OUTPUT_DIR; its folder is made here. Returns the file's path.
+    """
+    name = cfg.TEST.SAVE_RESULTS_PATH or DEFAULT_PREDICTIONS
+    cfg.TEST.SAVE_RESULTS_PATH = os.path.join(os.path.dirname(name), subdir, os.path.basename(name))
+    path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
 
 
 def dataset_class_names(cfg):
-    """The class names of ``TEST.DATASET`` where it names its classes, else None."""
+    """The class names of ``TEST.DATASET`` where it names its classes (the synthetic set; the
+    label files of gta_ssv1 and gta_ssv2), else None (Kinetics lists integer labels only)."""
     from slowfast.datasets.build import DATASET_REGISTRY
 
     from .datasets.synthetic import CLASS_NAMES
@@ -142,16 +188,10 @@ def dataset_class_names(cfg):
     return reader(cfg) if reader is not None else None
 
 
-def write_test_results(cfg, title):
-    """Per-class results of the test that saved its scores to ``TEST.SAVE_RESULTS_PATH``,
-    written under OUTPUT_DIR; returns the summary."""
-    from .checkpoint import read_predictions
-
-    path = os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH)
-    saved = read_predictions(path)
-    if not (isinstance(saved, (list, tuple)) and len(saved) == 2):
-        raise ValueError(f"predictions file {path}: expected [scores, labels], got {type(saved)}")
-    scores, labels = (torch.as_tensor(x) for x in saved)
+def write_test_results(cfg, title, output_dir=None):
+    """Per-class results of the test that saved its scores to ``TEST.SAVE_RESULTS_PATH`` (under
+    OUTPUT_DIR), written under ``output_dir`` (default OUTPUT_DIR); returns the summary."""
+    scores, labels = load_predictions(os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH))
     return write_per_class_results(
-        cfg.OUTPUT_DIR, scores.float(), labels.long(), dataset_class_names(cfg), title
+        output_dir or cfg.OUTPUT_DIR, scores, labels, dataset_class_names(cfg), title
     )

@@ -441,8 +441,8 @@ def test_gta_matrices_of_another_clip_length_name_num_frames(tmp_path, mode):
     with pytest.raises(ck.CheckpointError, match=r"(?s)pixel_attention: checkpoint \[4, 4, 4\], "
                        r"model \[4, 8, 8\].*10 of GTA's temporal matrices are T x T over "
                        r"another clip length \(e.g. s3.pathway0_nonlocal1.temporal.pixel_attention: "
-                       r"T=4 in the checkpoint, T=8 in the model; all: 4 vs 8\): set "
-                       r"DATA.NUM_FRAMES"):
+                       r"T=4 in the checkpoint, T=8 in the model; all: 4 vs 8; it stores no "
+                       r"config\): set DATA.NUM_FRAMES"):
         ck.load_checkpoint(str(path), model, mode=mode)
 
 
@@ -777,7 +777,7 @@ def test_convert_nonlocal_refuses_another_architecture(files, tmp_path):
     config = write_config(cfg_of("gta"), tmp_path / "gta.yaml")
     with pytest.raises(ValueError,
                        match=r"(?s)does not fit the model.*15 tensors have another shape"):
-        convert.main(["nonlocal", "--src", files["plain_slowfast"][0], "--dst",
+        convert.main(["--debug", "nonlocal", "--src", files["plain_slowfast"][0], "--dst",
                       str(tmp_path / "x.pyth"), "--cfg", config])
     assert not (tmp_path / "x.pyth").exists()
 

@@ -1,5 +1,6 @@
 """torchvision ResNet-50 -> PySlowFast R2D-50 checkpoint, loaded by PySlowFast's own loader."""
 
+import re
 from collections import OrderedDict
 
 import pytest
@@ -210,15 +211,19 @@ def test_resnet101_is_refused_naming_the_first_extra_tensor():
         convert.convert_torchvision_resnet50(torchvision_resnet_state(101))
 
 
-def test_missing_layer_is_refused_naming_the_tensor(tmp_path):
+def test_missing_layer_is_refused_naming_the_tensor(tmp_path, capsys):
     state = torchvision_resnet_state(50)
     for key in [k for k in state if k.startswith("layer4.2.")]:
         del state[key]
     src = tmp_path / "broken.pth"
     torch.save(state, src)
-    with pytest.raises(ValueError, match=r"broken.pth: not a torchvision ResNet-50: missing "
-                       r"tensor 'layer4.2.conv1.weight' \(expected shape \[512, 2048, 1, 1\]\)"):
+    with pytest.raises(SystemExit) as exit_info:
         convert.main(["torchvision", "--src", str(src), "--dst", str(tmp_path / "out.pyth")])
+    assert exit_info.value.code == 2
+    assert re.fullmatch(r"python -m gta_slowfast.tools.convert: error: .*broken.pth: not a "
+                        r"torchvision ResNet-50: missing tensor 'layer4.2.conv1.weight' \(expected "
+                        r"shape \[512, 2048, 1, 1\]\) \(--debug shows the traceback\)\n",
+                        capsys.readouterr().err)
     assert not (tmp_path / "out.pyth").exists()
 
 

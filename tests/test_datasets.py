@@ -332,7 +332,10 @@ def test_a_broken_video_is_logged_replaced_and_counted(ssv2_root, tmp_path, capl
 def run_data_tool(capsys, *argv):
     from gta_slowfast.tools import data
 
-    code = data.main(list(argv))
+    try:
+        code = data.main(list(argv))
+    except SystemExit as exit_info:  # a user error: one line on stderr
+        code = exit_info.code
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -1,8 +1,13 @@
 """run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
 
+import csv
+import glob
+import json
 import os
+import pickle
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,7 +19,7 @@ from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate, make_clip
 from gta_slowfast.datasets.video_dataset import ReleaseError
 from gta_slowfast.engine import launch, upstream
 
-from conftest import REPO
+from conftest import CONFIGS, REPO, requires_snapshot
 
 TINY = """
 TRAIN: {{ENABLE: True, DATASET: synthetic, BATCH_SIZE: 4, EVAL_PERIOD: 1, CHECKPOINT_PERIOD: 1,
@@ -93,12 +98,48 @@ def run_net(*args):
     )
 
 
+def check_per_class_results(results_dir, predictions):
+    """The per-class files against counts made here from the saved per-video scores."""
+    with open(predictions, "rb") as f:
+        scores, labels = pickle.load(f)
+    videos, correct = Counter(), Counter()
+    for row, label in zip(scores.tolist(), labels.tolist()):
+        videos[label] += 1
+        correct[label] += max(range(len(row)), key=row.__getitem__) == label
+    with open(os.path.join(results_dir, "per_class_top1.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["name"] for r in rows] == list(CLASS_NAMES)
+    assert [(int(r["videos"]), int(r["correct"])) for r in rows] == [
+        (videos[c], correct[c]) for c in range(len(CLASS_NAMES))]
+    with open(os.path.join(results_dir, "per_class_summary.json")) as f:
+        summary = json.load(f)
+    per_class = [100.0 * correct[c] / videos[c] for c in videos]
+    assert summary["mean_class_acc"] == round(sum(per_class) / len(per_class), 2)
+    assert summary["videos"] == len(labels)
+    assert os.path.getsize(os.path.join(results_dir, "confusion_matrix.png")) > 1000
+    return scores
+
+
+def json_stats(out_dir):
+    """The stats dicts of OUTPUT_DIR/json_stats.log, each line as PySlowFast main writes it."""
+    with open(os.path.join(out_dir, "json_stats.log")) as f:
+        lines = f.read().splitlines()
+    assert lines and all(line.startswith("json_stats: ") for line in lines), lines
+    return [json.loads(line[len("json_stats: "):]) for line in lines]
+
+
 def check_run(result, out_dir):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert os.path.isfile(os.path.join(out_dir, "checkpoints", "checkpoint_epoch_00001.pyth"))
     log = open(os.path.join(out_dir, "stdout.log")).read()
     assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log
     assert "Flops:" in log and "Params:" in log
+    check_per_class_results(out_dir, os.path.join(out_dir, "test_predictions.pkl"))
+    assert "mean class accuracy" in result.stdout and "per_class_top1.csv" in result.stdout
+    stats = json_stats(out_dir)
+    kinds = [entry.get("_type", entry.get("split")) for entry in stats]
+    assert {"train_epoch", "val_epoch"} <= set(kinds) and kinds[-1] == "test_final", kinds
+    assert stats[-1]["top1_acc"] in log
     return log
 
 
@@ -107,6 +148,23 @@ def test_run_net_trains_checkpoints_and_tests_with_the_fallback_loop(tiny_config
     check_run(result, tmp_path / "out")
     assert "Trainer: gta_slowfast fallback loop" in result.stdout
     assert "tiny.yaml: test top-1" in result.stdout
+
+
+def test_every_view_count_of_a_test_gets_its_own_results(tiny_config, tmp_path):
+    """TEST.NUM_ENSEMBLE_VIEWS -1 tests 1, 3, 5, 7 and 10 clips per video, as PySlowFast's
+    run_net.py; each keeps its scores and per-class results in test_<n>_clips."""
+    result = run_net("--cfg", tiny_config, "--trainer", "fallback", "TRAIN.ENABLE", "False",
+                     "TEST.NUM_ENSEMBLE_VIEWS", "-1", "TEST.SAVE_RESULTS_PATH", "preds.pkl")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = tmp_path / "out"
+    for clips in (1, 3, 5, 7, 10):
+        folder = out / f"test_{clips}_clips"
+        scores = check_per_class_results(str(folder), str(folder / "preds.pkl"))
+        # Each video's scores: its clips' softmax outputs summed.
+        torch.testing.assert_close(scores.sum(1), torch.full((6,), float(clips)))
+        assert f"tiny.yaml ({clips} clip{'s' * (clips > 1)} x 1 crop)" in result.stdout
+    assert not (out / "per_class_top1.csv").exists()
+    assert [s["split"] for s in json_stats(out)] == ["test_final"] * 5
 
 
 def test_run_net_uses_pyslowfast_trainer_from_a_checkout(tiny_config, tmp_path):
@@ -196,3 +254,102 @@ def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
     else:
         with pytest.raises(RuntimeError, match=r"cannot decode .*train_00000.mp4.*99a655b"):
             launch.preflight(cfg)
+
+
+class FakeClock:
+    """perf_counter for PySlowFast's timers (fvcore's Timer): time passes only when told."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_epoch_and_iteration_lines_estimate_the_same_time_left(tiny_config, monkeypatch,
+                                                               caplog):
+    """Every training step takes 2 s of a fake clock, data loading none: after step k of 3
+    epochs x 3 steps, 2 s x (9 - k) are left, in the iteration lines and in the epoch lines."""
+    import fvcore.common.timer
+    from slowfast.utils.meters import TrainMeter
+
+    from gta_slowfast.engine import fallback
+
+    clock = FakeClock()
+    monkeypatch.setattr(fvcore.common.timer, "perf_counter", clock)
+
+    class TwoSecondModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 6)
+
+        def forward(self, inputs):
+            clock.now += 2.0
+            return self.fc(inputs[0].mean(dim=(2, 3, 4)))
+
+    cfg = gta_slowfast.load_config(tiny_config, ["SOLVER.MAX_EPOCH", "3"])
+    torch.manual_seed(0)
+    loader = [([torch.randn(2, 3, 4, 8, 8)], torch.tensor([0, 1])) for _ in range(3)]
+    model = TwoSecondModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    meter = TrainMeter(len(loader), cfg)
+    with caplog.at_level("INFO"):
+        for epoch in range(3):
+            fallback.train_epoch(loader, model, optimizer, meter, epoch, cfg)
+    stats = [json.loads(r.getMessage()[len("json_stats: "):]) for r in caplog.records
+             if r.getMessage().startswith("json_stats: ")]
+    got = [(s["_type"], s["epoch"], s.get("iter"), s["eta"]) for s in stats]
+
+    def eta(seconds):
+        return f"0:00:{seconds:02d}"
+
+    expected = []
+    for epoch in range(3):
+        for step in range(3):
+            left = 9 - (3 * epoch + step + 1)
+            expected.append(("train_iter", f"{epoch + 1}/3", f"{step + 1}/3", eta(2 * left)))
+        expected.append(("train_epoch", f"{epoch + 1}/3", None, eta(2 * (9 - 3 * (epoch + 1)))))
+    assert got == expected
+
+
+# The datasets gta_slowfast registers, on both PySlowFast generations.
+PROJECT_DATASETS = ("synthetic", "gta_ssv1", "gta_ssv2", "gta_kinetics")
+
+
+@pytest.mark.parametrize(
+    "path", sorted(glob.glob(os.path.join(CONFIGS, "**", "*.yaml"), recursive=True))
+)
+def test_every_config_runs_on_the_installed_pyslowfast(path):
+    """The README's promise for an install without a PySlowFast checkout: every shipped config
+    reads datasets of the project's own, registered in the installed PySlowFast, and the
+    fallback loop's PySlowFast parts accept its loss, optimizer and learning-rate policy."""
+    import slowfast.models.losses as losses
+    import slowfast.models.optimizer as optim
+    from slowfast.datasets.build import DATASET_REGISTRY
+
+    cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])
+    for name in (cfg.TRAIN.DATASET, cfg.TEST.DATASET):
+        assert name in PROJECT_DATASETS and name.capitalize() in DATASET_REGISTRY._obj_map, name
+    losses.get_loss_func(cfg.MODEL.LOSS_FUNC)
+    optim.construct_optimizer(torch.nn.Sequential(torch.nn.Conv3d(3, 4, 1),
+                                                  torch.nn.BatchNorm3d(4)), cfg)
+    for epoch in (0.0, cfg.SOLVER.MAX_EPOCH / 2, cfg.SOLVER.MAX_EPOCH - 0.5):
+        assert optim.get_epoch_lr(epoch, cfg) > 0
+
+
+def test_a_dataset_the_installed_pyslowfast_lacks_is_named(tiny_config):
+    from gta_slowfast import compat
+
+    cfg = gta_slowfast.load_config(tiny_config, ["TRAIN.DATASET", "ssv9"])
+    with pytest.raises(ReleaseError, match=rf"^TRAIN.DATASET='ssv9' is not a dataset of the "
+                       rf"installed PySlowFast \({compat.GENERATION}\); registered: "
+                       rf"\[.*'gta_ssv2'.*'synthetic'\]$"):
+        launch.preflight(cfg)
+
+
+@requires_snapshot
+def test_a_dataset_of_pyslowfast_main_needs_a_checkout(tiny_config):
+    cfg = gta_slowfast.load_config(tiny_config, ["TRAIN.DATASET", "ssv2"])
+    with pytest.raises(ReleaseError, match=r"'ssv2' is a dataset of PySlowFast main, which needs "
+                       r"a PySlowFast checkout .*, or use gta_ssv2"):
+        launch.preflight(cfg)

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 
 import pytest
 import torch
@@ -23,8 +24,11 @@ def test_averages_normalised_scores(tmp_path, capsys):
     scores, got_labels, singles = ensemble.ensemble([a, b])
     assert got_labels.tolist() == labels
     torch.testing.assert_close(scores.sum(1), torch.ones(3))
-    assert singles == {a: {"top1": pytest.approx(200 / 3), "top5": 100.0},
-                       b: {"top1": pytest.approx(200 / 3), "top5": 100.0}}
+    # a: videos 0, 1 right (classes 0, 1 at 100 %, class 2 at 0 %); b: videos 0, 2 right.
+    assert singles == {
+        a: {"top1": pytest.approx(200 / 3), "top5": 100.0, "mean_class": pytest.approx(200 / 3)},
+        b: {"top1": pytest.approx(200 / 3), "top5": 100.0, "mean_class": pytest.approx(200 / 3)},
+    }
     assert ensemble.topk_accuracy(scores, got_labels, 1) == pytest.approx(100.0)
     ensemble.main(["--preds", a, b, "--json", str(tmp_path / "r.json")])
     assert "ensemble of 2 (3 videos): top-1 100.00 %" in capsys.readouterr().out
@@ -60,13 +64,39 @@ def test_prints_top1_and_top5_of_each_model_and_of_the_ensemble(tmp_path, capsys
              [0, 1, 5])
     ensemble.main(["--preds", a, b, "--json", str(tmp_path / "r.json")])
     out = capsys.readouterr().out.splitlines()
+    # One video per class: the mean class accuracy is the top-1.
     assert out == [
-        f"{a}: top-1 66.67 %, top-5 66.67 %",
-        f"{b}: top-1 33.33 %, top-5 66.67 %",
-        "ensemble of 2 (3 videos): top-1 33.33 %, top-5 66.67 %",
+        f"{a}: top-1 66.67 %, top-5 66.67 %, mean class 66.67 %",
+        f"{b}: top-1 33.33 %, top-5 66.67 %, mean class 33.33 %",
+        "ensemble of 2 (3 videos): top-1 33.33 %, top-5 66.67 %, mean class 33.33 %",
     ]
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["single_top5_acc"] == {a: 66.67, b: 66.67}
+
+
+def test_mean_class_accuracy_weighs_every_class_alike(tmp_path, capsys):
+    # Labels 0, 0, 0, 1, 2. a predicts 0, 0, 0, 0, 2: top-1 4/5 = 80 %; per class 3/3, 0/1, 1/1
+    # -> mean (100 + 0 + 100) / 3 = 66.67 %. b predicts 0, 1, 1, 1, 1: top-1 2/5 = 40 %; per
+    # class 1/3, 1/1, 0/1 -> mean (33.33 + 100 + 0) / 3 = 44.44 %. With weights 1 and 3 the
+    # ensemble follows b wherever they differ ((0.8 + 3 * 0.2) / 4 < (0.1 + 3 * 0.6) / 4).
+    labels = [0, 0, 0, 1, 2]
+
+    def peaked(predicted, peak):
+        rest = (1 - peak) / 2
+        return [[peak if c == p else rest for c in range(3)] for p in predicted]
+
+    a = save(tmp_path / "a.pkl", peaked([0, 0, 0, 0, 2], 0.8), labels)
+    b = save(tmp_path / "b.pkl", peaked([0, 1, 1, 1, 1], 0.6), labels)
+    assert ensemble.main(["--preds", a, b, "--weights", "1", "3",
+                          "--json", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{a}: top-1 80.00 %, top-5 100.00 %, mean class 66.67 %",
+        f"{b}: top-1 40.00 %, top-5 100.00 %, mean class 44.44 %",
+        "ensemble of 2 (5 videos): top-1 40.00 %, top-5 100.00 %, mean class 44.44 %",
+    ]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["mean_class_acc"] == 44.44 and result["top1_acc"] == 40.0
+    assert result["single_mean_class_acc"] == {a: 66.67, b: 44.44}
 
 
 @pytest.mark.parametrize("weights,message", [
@@ -74,11 +104,17 @@ def test_prints_top1_and_top5_of_each_model_and_of_the_ensemble(tmp_path, capsys
     (["0", "0"], r"--weights 0.0 0.0: they sum to 0"),
     (["1", "nan"], r"--weights must be finite and non-negative .*got nan for .*b.pkl"),
 ])
-def test_weights_that_make_no_mean_are_refused(tmp_path, weights, message):
+def test_weights_that_make_no_mean_are_refused(tmp_path, capsys, weights, message):
     a = save(tmp_path / "a.pkl", [[1.0, 0.0], [0.0, 1.0]], [0, 1])
     b = save(tmp_path / "b.pkl", [[0.0, 1.0], [1.0, 0.0]], [0, 1])
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SystemExit) as exit_info:
         ensemble.main(["--preds", a, b, "--weights", *weights])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.match(r"python -m gta_slowfast.tools.ensemble: error: " + message, err), err
+    assert err.count("\n") == 1
+    with pytest.raises(ValueError, match=message):
+        ensemble.main(["--debug", "--preds", a, b, "--weights", *weights])
 
 
 class _Exploit:

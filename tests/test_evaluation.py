@@ -3,9 +3,13 @@
 import csv
 import json
 import math
+import os
+import pickle
 
+import pytest
 import torch
 
+import gta_slowfast
 from gta_slowfast import evaluation
 
 
@@ -44,3 +48,55 @@ def test_written_results(tmp_path):
         (names[0], "1", "1", "100.00"), (names[1], "2", "1", "50.00"), (names[2], "1", "1", "100.00")]
     assert json.load(open(tmp_path / evaluation.SUMMARY_JSON))["videos"] == 4
     assert (tmp_path / evaluation.CONFUSION_PNG).stat().st_size > 1000
+
+
+def save(path, obj):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f)
+    return str(path)
+
+
+def test_predictions_as_pyslowfast_saves_them_are_read(tmp_path):
+    # tools/test_net.py of PySlowFast main (and the fallback loop): pickle.dump([all_preds,
+    # all_labels]) of its TestMeter's video_preds [videos, classes] and video_labels [videos].
+    preds, labels = torch.rand(4, 3, dtype=torch.float64), torch.tensor([2, 0, 1, 2])
+    scores, read_labels = evaluation.load_predictions(save(tmp_path / "p.pkl", [preds, labels]))
+    assert scores.dtype == torch.float32 and read_labels.dtype == torch.long
+    assert torch.equal(scores, preds.float()) and torch.equal(read_labels, labels)
+
+
+@pytest.mark.parametrize("saved,message", [
+    # PySlowFast's test_net of August to December 2020 pickled [all_labels, all_labels].
+    (lambda: [torch.tensor([1, 0, 2]), torch.tensor([1, 0, 2])],
+     r"p.pkl: it holds the labels twice and no scores, as PySlowFast's test_net saved them"),
+    (lambda: [torch.rand(3, 4), torch.zeros(3, 4)],  # DATA.MULTI_LABEL
+     r"p.pkl: labels \[3, 4\] of a multi-label test \(DATA.MULTI_LABEL\)"),
+    (lambda: [torch.rand(3, 4), torch.zeros(2).long()],
+     r"p.pkl: expected scores \[videos, classes\] and labels \[videos\], got \[3, 4\] and \[2\]"),
+])
+def test_predictions_of_another_kind_are_refused_naming_the_file(tmp_path, saved, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.load_predictions(save(tmp_path / "p.pkl", saved()))
+
+
+def test_a_test_keeps_its_scores_under_output_dir(tmp_path):
+    cfg = gta_slowfast.get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / "out")
+    path = evaluation.keep_test_predictions(cfg)
+    assert cfg.TEST.SAVE_RESULTS_PATH == "test_predictions.pkl"
+    assert path == os.path.join(cfg.OUTPUT_DIR, "test_predictions.pkl")
+    cfg.TEST.SAVE_RESULTS_PATH = "preds.pkl"
+    path = evaluation.keep_test_predictions(cfg, "test_3_clips")
+    assert cfg.TEST.SAVE_RESULTS_PATH == os.path.join("test_3_clips", "preds.pkl")
+    assert os.path.isdir(os.path.dirname(path))
+
+
+def test_synthetic_class_names_name_the_results(tmp_path):
+    cfg = gta_slowfast.get_cfg()
+    cfg.TEST.DATASET, cfg.OUTPUT_DIR = "synthetic", str(tmp_path)
+    evaluation.keep_test_predictions(cfg)
+    labels = torch.arange(6)
+    save(tmp_path / "test_predictions.pkl", [torch.eye(6)[[1, 1, 2, 3, 4, 5]], labels])
+    summary = evaluation.write_test_results(cfg, "synthetic")
+    assert summary["mean_class_acc"] == round(500 / 6, 2)
+    assert summary["most_confused"] == [["moving down", "moving up", 1]]

@@ -73,6 +73,20 @@ def test_another_clip_length_loads_only_when_asked_and_is_reported(tmp_path):
     assert all(torch.equal(model16.state_dict()[n], source.state_dict()[n]) for n in kept)
 
 
+@pytest.mark.parametrize("mode", ["finetune", "exact"])
+def test_the_refusal_names_num_frames_both_clip_lengths_and_the_ways_out(tmp_path, mode):
+    _, path = saved_8_frame_model(tmp_path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path, build(small_cfg("gta", frames=16)), mode=mode)
+    message = str(error.value)
+    assert "T=8 in the checkpoint, T=16 in the model; all: 8 vs 16" in message
+    assert "its stored config has DATA.NUM_FRAMES 8): set DATA.NUM_FRAMES to the clip length " \
+        "the checkpoint was trained with" in message
+    assert "resample them to this model's with GTA.RESAMPLE_CHECKPOINT True (or python -m " \
+        f"gta_slowfast.tools.convert resample --src {path} --dst RESAMPLED.pyth --num-frames " \
+        "16)" in message
+
+
 def test_convert_resample_writes_what_the_loader_resamples(tmp_path, capsys):
     source, path = saved_8_frame_model(tmp_path)
     dst = str(tmp_path / "gta_16.pyth")

@@ -245,13 +245,13 @@ def test_region_map_is_white_at_uniform_and_the_region_colour_when_certain():
 
 def test_missing_checkpoint_is_named(models, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*nope\.pyth does not exist"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", str(tmp_path / "nope.pyth"),
-                        "--random-clip"])
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint",
+                        str(tmp_path / "nope.pyth"), "--random-clip"])
 
 
 def test_missing_video_is_named(models, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"video '.*none\.mp4' does not exist"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
                         "--video", str(tmp_path / "none.mp4")])
 
 
@@ -259,7 +259,7 @@ def test_unreadable_video_is_named(models, tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
     with pytest.raises(ValueError, match=r"video '.*bad\.mp4' could not be decoded"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
                         "--video", str(bad)])
 
 
@@ -267,7 +267,7 @@ def test_checkpoint_of_another_architecture_is_named(models):
     with pytest.raises(ValueError, match=r"(?s)config .*gta_2d\.yaml: checkpoint .*dnl_2d\.pyth "
                        r"does not fit the model.*conv_v.weight: checkpoint \[16, 64, 1, 1, 1\], "
                        r"model \[32, 64, 1, 1, 1\].*not in it: s3.pathway0_nonlocal1"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["dnl"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["dnl"][1],
                         "--random-clip"])
 
 
@@ -277,7 +277,8 @@ def test_checkpoint_without_model_state_is_named(models, tmp_path):
     with pytest.raises(ValueError, match=r"checkpoint .*plain\.pyth is not a PySlowFast "
                        r"checkpoint: expected a dict with a 'model_state' dict .* found a dict "
                        r"with keys \['state_dict'\]"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", str(plain), "--random-clip"])
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", str(plain),
+                        "--random-clip"])
 
 
 class _Exploit:
@@ -294,26 +295,27 @@ def test_checkpoint_that_pickles_code_is_refused_without_running_it(models, tmp_
     state["cfg"] = _Exploit(str(marker))
     torch.save(state, evil)
     with pytest.raises(ValueError, match=r"evil\.pyth could not be read .*Unsupported global"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", str(evil), "--random-clip"])
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", str(evil),
+                        "--random-clip"])
     assert not marker.exists()
 
 
 def test_position_outside_the_clip_is_rejected(models):
     with pytest.raises(ValueError, match=r"--position 0,32: y and x must be in \[0, 32\)"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
                         "--random-clip", "--position", "0,32"])
     with pytest.raises(ValueError, match=r"--position: expected 'y,x'"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
                         "--random-clip", "--position", "1,2,3"])
 
 
 def test_model_without_attention_blocks_is_rejected(tmp_path):
     cfg_path, checkpoint = write_model(tmp_path, "nonlocal")
     with pytest.raises(ValueError, match=r"no GTA or temporal self-attention block.*nonlocal"):
-        visualize.main(["--cfg", cfg_path, "--checkpoint", checkpoint, "--random-clip"])
+        visualize.main(["--debug", "--cfg", cfg_path, "--checkpoint", checkpoint, "--random-clip"])
 
 
 def test_unknown_block_place_lists_the_known_ones(models):
     with pytest.raises(ValueError, match=r"--blocks \['s9.x'\]: no GTA .*'s3.pathway0_nonlocal1'"):
-        visualize.main(["--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
+        visualize.main(["--debug", "--cfg", models["gta"][0], "--checkpoint", models["gta"][1],
                         "--random-clip", "--blocks", "s9.x"])

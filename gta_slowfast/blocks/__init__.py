@@ -5,7 +5,7 @@ from .decoupled import DecoupledBlock
 from .gta import GlobalTemporalAttention, cross_channel_multi_head
 from .spatial import SpatialSelfAttention
 from .temporal import TemporalSelfAttention
-from .variants import VARIANT_REGISTRY, BlockSpec, build_variant, register_variant
+from .variants import VARIANT_REGISTRY, BlockSpec, build_variant, check_variant, register_variant
 
 __all__ = [
     "BlockSpec",
@@ -16,6 +16,7 @@ __all__ = [
     "TemporalSelfAttention",
     "VARIANT_REGISTRY",
     "build_variant",
+    "check_variant",
     "cross_channel_multi_head",
     "register_variant",
 ]

@@ -142,11 +142,16 @@ def build_gta(spec):
     return _decoupled(spec, spatial=_spatial(spec) if g.SPATIAL else None, temporal=temporal)
 
 
-def build_variant(name, spec):
-    """Builds the variant registered as ``name``; unknown names list the known ones."""
+def check_variant(name):
+    """Raises KeyError, listing the known variants, unless ``name`` is registered."""
     if name not in VARIANT_REGISTRY:
         raise KeyError(
             f"NONLOCAL.TYPE={name!r} is not a registered variant; known: "
             f"{sorted(k for k, _ in VARIANT_REGISTRY)}"
         )
+
+
+def build_variant(name, spec):
+    """Builds the variant registered as ``name``; unknown names list the known ones."""
+    check_variant(name)
     return VARIANT_REGISTRY.get(name)(spec)

@@ -47,6 +47,8 @@ class Checkpoint:
     model_state: "OrderedDict[str, torch.Tensor]"
     epoch: Optional[int] = None  # None: the file stores no epoch (Caffe2, converted files)
     optimizer_state: Optional[dict] = None
+    # DATA.NUM_FRAMES of the config stored with it (PySlowFast's cfg.dump()); None: none stored.
+    num_frames: Optional[int] = None
 
 
 class _Caffe2Unpickler(pickle.Unpickler):
@@ -146,6 +148,21 @@ def _read_caffe2(path):
     return Checkpoint(path, "caffe2", state)
 
 
+def _stored_num_frames(cfg_text):
+    """DATA.NUM_FRAMES of the YAML config text a PySlowFast checkpoint stores, or None."""
+    import yaml
+
+    if not isinstance(cfg_text, str):
+        return None
+    try:
+        stored = yaml.safe_load(cfg_text)
+    except yaml.YAMLError:
+        return None
+    data = stored.get("DATA") if isinstance(stored, dict) else None
+    frames = data.get("NUM_FRAMES") if isinstance(data, dict) else None
+    return frames if isinstance(frames, int) else None
+
+
 def _read_pytorch(path):
     data = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or not isinstance(data.get("model_state"), dict):
@@ -168,6 +185,7 @@ def _read_pytorch(path):
                     for k, v in state.items()),
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
+        num_frames=_stored_num_frames(data.get("cfg")),
     )
 
 

@@ -136,22 +136,31 @@ def clip_lengths(name, value, target):
     return value.shape[-1], target.shape[-1]
 
 
-def _frames_hint(other_frames):
-    """What to set when GTA's T x T matrices were learned over clips of another length."""
+def _frames_hint(path, other_frames, stored_frames=None):
+    """What to set when GTA's T x T matrices of the checkpoint at ``path`` were learned over
+    clips of another length; ``stored_frames``: DATA.NUM_FRAMES of its stored config."""
     pairs = sorted({lengths for _, lengths in other_frames})
     example, (theirs, ours) = other_frames[0][0], other_frames[0][1]
+    model_frames = stored_frames * ours / theirs if stored_frames else None
+    if model_frames is not None and model_frames == int(model_frames):
+        new_frames = str(int(model_frames))
+    else:
+        new_frames = "<this config's DATA.NUM_FRAMES>"
+    trained = (f"its stored config has DATA.NUM_FRAMES {stored_frames}" if stored_frames
+               else "it stores no config")
     return (
         f"{len(other_frames)} of GTA's temporal matrices are T x T over another clip length "
         f"(e.g. {example}: T={theirs} in the checkpoint, T={ours} in the model; all: "
         + ", ".join(f"{t} vs {m}" for t, m in pairs)
-        + "): set DATA.NUM_FRAMES to the clip length the checkpoint was trained with (a Slow "
-        "pathway takes DATA.NUM_FRAMES / SLOWFAST.ALPHA frames), or resample them to this "
-        "model's with GTA.RESAMPLE_CHECKPOINT True (or python -m gta_slowfast.tools.convert "
-        "resample)"
+        + f"; {trained}): set DATA.NUM_FRAMES to the clip length the checkpoint was trained "
+        "with (a Slow pathway takes DATA.NUM_FRAMES / SLOWFAST.ALPHA frames), or resample them "
+        "to this model's with GTA.RESAMPLE_CHECKPOINT True (or python -m "
+        f"gta_slowfast.tools.convert resample --src {path} --dst RESAMPLED.pyth --num-frames "
+        f"{new_frames})"
     )
 
 
-def _refuse(report, mismatched, missing, inflatable, other_frames=()):
+def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_frames=None):
     allowed = {
         "finetune": "fine-tuning takes every tensor from it but those of the added blocks and "
         "the head",
@@ -175,7 +184,7 @@ def _refuse(report, mismatched, missing, inflatable, other_frames=()):
         )
     hints = []
     if other_frames:
-        hints.append(_frames_hint(other_frames))
+        hints.append(_frames_hint(report.path, other_frames, stored_frames))
     if inflatable:
         hints.append(
             f"{len(inflatable)} of the kernels are 2D or of time size 1: set "
@@ -258,5 +267,5 @@ def match_state(model, checkpoint, inflate=False, mode="finetune", resample=Fals
             report.inflated.append(name)
     report.unused = [k for k in state if k not in target]
     if mismatched or missing or (mode == "exact" and report.unused):
-        _refuse(report, mismatched, missing, inflatable, other_frames)
+        _refuse(report, mismatched, missing, inflatable, other_frames, checkpoint.num_frames)
     return to_load, report

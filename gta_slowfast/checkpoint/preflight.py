@@ -88,13 +88,15 @@ def check_pyslowfast_agrees(plan, built, loaded, report, cfg):
         )
 
 
-def preflight(cfg, pyslowfast_loader=False):
+def preflight(cfg, pyslowfast_loader=False, built=None):
     """
     Loads, into a CPU copy of ``cfg``'s model (and, for training, its optimizer), every
     checkpoint a run of ``cfg`` loads before it trains or tests, as the run will, so that a
     checkpoint that does not fit fails now with the tensors named, not inside a worker. With
     ``pyslowfast_loader`` (PySlowFast's own trainer will load them), PySlowFast's loader must
-    give the same weights and epoch (``check_pyslowfast_agrees``). Returns the LoadReports.
+    give the same weights and epoch (``check_pyslowfast_agrees``). ``built``: the model of
+    ``cpu_cfg(cfg)`` as built, if the caller has one (it is copied, not changed). Returns the
+    LoadReports.
     """
     import slowfast.models.optimizer as optim
 
@@ -108,7 +110,8 @@ def preflight(cfg, pyslowfast_loader=False):
     if not plans:
         return []
     probe_cfg = cpu_cfg(cfg)
-    built = build_model(probe_cfg)
+    if built is None:
+        built = build_model(probe_cfg)
     reports = []
     for plan in plans:
         model = copy.deepcopy(built)

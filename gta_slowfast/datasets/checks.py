@@ -29,6 +29,30 @@ def is_release_dataset(name):
     return isinstance(cls, type) and issubclass(cls, ReleaseVideoDataset)
 
 
+def check_registered(dataset, key):
+    """Refuses a dataset name (``key`` = ``TRAIN.DATASET`` or ``TEST.DATASET``) that the
+    installed PySlowFast does not register, saying which generation has it."""
+    from slowfast.datasets.build import DATASET_REGISTRY
+
+    from .. import compat
+
+    if dataset.capitalize() in DATASET_REGISTRY._obj_map:
+        return
+    known = sorted(name.lower() for name in DATASET_REGISTRY._obj_map)
+    hint = ""
+    if compat.GENERATION == "snapshot" and dataset.lower() in compat.MAIN_ONLY_DATASETS:
+        hint = (
+            f"; {dataset!r} is a dataset of PySlowFast main, which needs a PySlowFast checkout "
+            f"(README: 'With your PySlowFast checkout')"
+            + (", or use gta_ssv2, which reads the release as downloaded"
+               if dataset.lower() == "ssv2" else "")
+        )
+    raise ReleaseError(
+        f"{key}={dataset!r} is not a dataset of the installed PySlowFast "
+        f"({compat.GENERATION}); registered: {known}{hint}"
+    )
+
+
 def check_recipe_keys(cfg, dataset):
     """Keys that only the release datasets read must not be set for another dataset, where
     they would be ignored without a word."""
@@ -135,6 +159,7 @@ def check_datasets(cfg):
     splits = (["train", "val"] if cfg.TRAIN.ENABLE else []) + (["test"] if cfg.TEST.ENABLE else [])
     for split in splits:
         dataset = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
+        check_registered(dataset, "TEST.DATASET" if split == "test" else "TRAIN.DATASET")
         check_recipe_keys(cfg, dataset)
         if is_release_dataset(dataset):
             count = check_release_split(cfg, dataset, split)

@@ -26,20 +26,25 @@ from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
 
 from .. import build_model, compat, dummy_inputs
 from ..checkpoint import load_for_test, resume_or_initialize
+from .json_stats import write_json_stats
 
 logger = logging.get_logger(__name__)
 
 
 def setup(cfg):
-    """Seeds and logging to stdout and OUTPUT_DIR/stdout.log, as PySlowFast's trainer does."""
+    """Seeds, and logging to stdout, OUTPUT_DIR/stdout.log and (the summary JSON stats)
+    OUTPUT_DIR/json_stats.log, as PySlowFast main's trainer does."""
     np.random.seed(cfg.RNG_SEED)
     torch.manual_seed(cfg.RNG_SEED)
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    master = du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS)
+    if master:
+        write_json_stats(cfg.OUTPUT_DIR)
     if "output_dir" in inspect.signature(logging.setup_logging).parameters:
         logging.setup_logging(cfg.OUTPUT_DIR)
         return
     logging.setup_logging()
-    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+    if master:
         handler = std_logging.FileHandler(os.path.join(cfg.OUTPUT_DIR, "stdout.log"))
         handler.setFormatter(std_logging.root.handlers[0].formatter)
         std_logging.root.addHandler(handler)
@@ -149,7 +154,10 @@ def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
             labels.size(0) * max(cfg.NUM_GPUS, 1),
         )
         train_meter.log_iter_stats(cur_epoch, cur_iter)
-        train_meter.iter_tic()
+        if cur_iter + 1 < data_size:
+            train_meter.iter_tic()  # the next iteration's time starts with loading its batch
+    # The timer still holds the last iteration's time: PySlowFast's meters estimate the ETA of
+    # the epoch line from it as they do for the iteration lines (restarted, it would be ~0).
     train_meter.log_epoch_stats(cur_epoch)
     train_meter.reset()
 
@@ -169,7 +177,8 @@ def eval_epoch(val_loader, model, val_meter, cur_epoch, cfg):
         val_meter.iter_toc()
         val_meter.update_stats(float(top1_err), float(top5_err), labels.size(0) * max(cfg.NUM_GPUS, 1))
         val_meter.log_iter_stats(cur_epoch, cur_iter)
-        val_meter.iter_tic()
+        if cur_iter + 1 < len(val_loader):
+            val_meter.iter_tic()
     val_meter.log_epoch_stats(cur_epoch)
     val_meter.reset()
 

@@ -9,37 +9,45 @@ The trainer is PySlowFast's ``tools/train_net.py`` / ``tools/test_net.py`` of yo
 run unchanged through PySlowFast's ``launch_job`` (one process per GPU, multi-node with
 ``--init_method``, ``--num_shards``, ``--shard_id``). Where PySlowFast has no trainer (the PyPI
 snapshot), a compact loop made of PySlowFast's parts runs instead; the log says which.
+
+Every config is checked before anything runs (its keys and values, its model built once on the
+CPU, its datasets and checkpoints); a mistake ends the command with one line naming the file
+and the key, file or id, and exit status 2 (--debug: the traceback). Each test keeps the
+per-video scores (TEST.SAVE_RESULTS_PATH, test_predictions.pkl when unset) and writes per-class
+results beside them under OUTPUT_DIR.
 """
 
-import argparse
 import logging
 import os
 import sys
+import traceback
 
 import torch
 
-from .. import compat, load_config
+from .. import cli, compat, load_config
+from ..checkpoint import cpu_cfg
+from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
+from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
+from ..blocks import check_variant
+from ..models import build_model
 from . import fallback, upstream
+from .json_stats import write_json_stats
 
 logger = logging.getLogger(__name__)
 
+# View counts tested in turn when TEST.NUM_ENSEMBLE_VIEWS is -1, as PySlowFast's run_net.py.
+ALL_VIEW_COUNTS = (1, 3, 5, 7, 10)
 
-def parse_args(argv=None):
-    """PySlowFast's run_net.py arguments, plus the choice of trainer."""
-    parser = argparse.ArgumentParser(
-        prog="run_net.py",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+
+def argument_parser():
+    """PySlowFast's run_net.py arguments, plus the choice of trainer and ``--debug``."""
+    parser = cli.argument_parser("gta_slowfast.engine.launch", __doc__, fallback="run_net.py")
     parser.add_argument("--shard_id", type=int, default=0, help="rank of this machine")
     parser.add_argument("--num_shards", type=int, default=1, help="number of machines")
     parser.add_argument(
         "--init_method", default="tcp://localhost:9999", help="torch.distributed init method"
-    )
-    parser.add_argument(
-        "--cfg", dest="cfg_files", nargs="+", required=True, help="config file(s), run in turn"
     )
     parser.add_argument(
         "--trainer",
@@ -53,21 +61,19 @@ def parse_args(argv=None):
         help=f"PySlowFast checkout whose tools/ to run (default: ${upstream.ROOT_ENV}, or the "
         "checkout of the installed slowfast package)",
     )
-    parser.add_argument(
-        "opts",
-        nargs=argparse.REMAINDER,
-        default=None,
-        help="KEY VALUE config overrides (see slowfast/config/defaults.py and "
+    cli.add_config_arguments(
+        parser,
+        cfg_help="config file(s), run in turn; KEY VALUE overrides may follow the last one",
+        opts_help="KEY VALUE config overrides (see slowfast/config/defaults.py and "
         "gta_slowfast/config.py)",
     )
-    args = parser.parse_args(argv)
-    # --cfg takes one or more files; what follows the last .yaml file are KEY VALUE overrides.
-    files = [f for f in args.cfg_files if f.endswith((".yaml", ".yml"))]
-    if not files or args.cfg_files[: len(files)] != files:
-        parser.error(f"--cfg expects .yaml files first, got {args.cfg_files}")
-    args.opts = args.cfg_files[len(files):] + (args.opts or [])
-    args.cfg_files = files
-    return args
+    return parser
+
+
+def parse_args(argv=None):
+    """The command's arguments: ``args.cfg_files``, ``args.opts`` (KEY VALUE overrides: what
+    follows the last config file), the trainer, PySlowFast's multi-node options, ``debug``."""
+    return cli.parse_config_arguments(argument_parser(), argv)
 
 
 def run_config(args, path):
@@ -78,13 +84,19 @@ def run_config(args, path):
     if compat.GENERATION == "main":
         from slowfast.config.defaults import assert_and_infer_cfg
 
-        cfg = assert_and_infer_cfg(cfg)
+        try:
+            cfg = assert_and_infer_cfg(cfg)
+        except AssertionError as err:  # bare asserts: name the check that failed
+            check = traceback.extract_tb(err.__traceback__)[-1].line
+            raise ConfigError(
+                f"PySlowFast's assert_and_infer_cfg refuses the config: {check}"
+                + (f" ({err})" if str(err) else "")
+            ) from err
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             f"NUM_GPUS={cfg.NUM_GPUS} but {torch.cuda.device_count()} CUDA devices are "
             f"available (config {path}); add 'NUM_GPUS 0' to run on the CPU"
         )
-    os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
     return cfg
 
 
@@ -98,9 +110,13 @@ def upstream_train(cfg):
 
 
 def upstream_test(cfg):
+    import slowfast.utils.distributed as du
+
     _, test = upstream.load(upstream.find_checkout())
     if not cfg.NUM_GPUS:
         upstream.allow_cpu_run()
+    if du.is_master_proc(max(cfg.NUM_GPUS, 1) * cfg.NUM_SHARDS):
+        write_json_stats(cfg.OUTPUT_DIR)  # main's TestMeter logs test_final to stdout only
     return test(cfg)
 
 
@@ -141,35 +157,116 @@ def launch_job(cfg, init_method, func):
     )
 
 
+def build_cpu_model(cfg):
+    """The model of ``cfg``, built on the CPU. An unknown NONLOCAL.TYPE (also where
+    NONLOCAL.LOCATION places no block, so it is not ignored) and a block that cannot be built
+    raise their own errors; PySlowFast's builders' own failures on the config (bare asserts,
+    lookups) raise a ConfigError naming the builder's line."""
+    check_variant(cfg.NONLOCAL.TYPE)
+    try:
+        return build_model(cpu_cfg(cfg))
+    except (AssertionError, IndexError, KeyError, TypeError) as err:
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        raise ConfigError(
+            f"PySlowFast's model builder fails on this config (MODEL.ARCH={cfg.MODEL.ARCH!r}, "
+            f"RESNET.DEPTH={cfg.RESNET.DEPTH}): {type(err).__name__}"
+            f"{f': {err}' if str(err) else ''} at {os.path.basename(frame.filename)}:"
+            f"{frame.lineno}: {frame.line}"
+        ) from err
+
+
 def preflight(cfg, pyslowfast_loader=False):
     """
-    Clear errors before any worker starts: dataset files, and checkpoints that do not fit, loaded
-    into a CPU copy of the model as the run will load them (``gta_slowfast.checkpoint.preflight``;
-    ``pyslowfast_loader``: PySlowFast's trainer will load them, with PySlowFast's loader).
-    Returns the checkpoints' LoadReports.
+    Clear errors before any worker starts: the model, built once on the CPU (a block that
+    cannot be built names its place and keys), dataset files, and checkpoints that do not fit,
+    loaded into a CPU copy of the model as the run will load them
+    (``gta_slowfast.checkpoint.preflight``; ``pyslowfast_loader``: PySlowFast's trainer will
+    load them, with PySlowFast's loader). Returns the checkpoints' LoadReports.
     """
+    built = build_cpu_model(cfg)
     check_datasets(cfg)
-    return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader)
+    return check_checkpoints(cfg, pyslowfast_loader=pyslowfast_loader, built=built)
+
+
+def view_counts(cfg):
+    """The view counts (clips per video) a test of ``cfg`` runs: TEST.NUM_ENSEMBLE_VIEWS, each
+    of ALL_VIEW_COUNTS where it is -1, or PySlowFast main's TEST.NUM_TEMPORAL_CLIPS."""
+    if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1:
+        return list(ALL_VIEW_COUNTS)
+    return list(cfg.TEST.get("NUM_TEMPORAL_CLIPS", None) or [cfg.TEST.NUM_ENSEMBLE_VIEWS])
+
+
+def test_runs(cfg):
+    """
+    (config, results folder) of each test of ``cfg``: one per view count, each saving its
+    per-video scores (``evaluation.keep_test_predictions``); where there are several, the
+    scores and results of n clips go to the folder ``test_<n>_clips`` of OUTPUT_DIR.
+    """
+    counts = view_counts(cfg)
+    runs = []
+    for count in counts:
+        run = cfg.clone()
+        run.TEST.NUM_ENSEMBLE_VIEWS = count
+        if "NUM_TEMPORAL_CLIPS" in run.TEST:  # main's test_net loops over it itself
+            run.TEST.NUM_TEMPORAL_CLIPS = [count]
+        subdir = f"test_{count}_clips" if len(counts) > 1 else ""
+        keep_test_predictions(run, subdir)
+        runs.append((run, os.path.join(cfg.OUTPUT_DIR, subdir) if subdir else cfg.OUTPUT_DIR))
+    return runs
+
+
+def views_of(cfg):
+    """"3 clips x 3 crops": the views per video of the test of ``cfg``."""
+    clips, crops = cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS
+    return f"{clips} clip{'s' * (clips != 1)} x {crops} crop{'s' * (crops != 1)}"
+
+
+def report_per_class_results(cfg, output_dir, title):
+    """Writes the per-class results of the test of ``cfg`` under ``output_dir`` and logs where
+    they are; a test whose scores cannot give them (e.g. multi-label) gets a warning."""
+    try:
+        summary = write_test_results(cfg, title, output_dir)
+    except (ValueError, FileNotFoundError) as err:
+        logger.warning("No per-class results for %s: %s", title, err)
+        return None
+    logger.info(
+        "%s: mean class accuracy %.2f %% (top-1 %.2f %%, %d videos); per-class results in %s "
+        "(scores: %s)", title, summary["mean_class_acc"], summary["top1_acc"], summary["videos"],
+        ", ".join(os.path.join(output_dir, name) for name in RESULT_FILES),
+        os.path.join(cfg.OUTPUT_DIR, cfg.TEST.SAVE_RESULTS_PATH),
+    )
+    return summary
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    """``run_net.py``: checks every config (the config itself, its model, datasets and
+    checkpoints) before any run, then trains and tests each in turn."""
+    parser = argument_parser()
+    args = cli.parse_config_arguments(parser, argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
-    description, train, test = select_trainer(args.trainer, args.slowfast_root)
-    logger.info("Trainer: %s", description)
-    for path in args.cfg_files:
-        cfg = run_config(args, path)
-        preflight(cfg, pyslowfast_loader=train is upstream_train)
+    with cli.reported_errors(parser, args.debug):
+        description, train, test = select_trainer(args.trainer, args.slowfast_root)
+        logger.info("Trainer: %s", description)
+        cfgs = []
+        for path in args.cfg_files:
+            with cli.about(path):
+                cfg = run_config(args, path)
+                preflight(cfg, pyslowfast_loader=train is upstream_train)
+            cfgs.append((path, cfg))
+    for path, cfg in cfgs:
+        os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
         if cfg.TRAIN.ENABLE:
             launch_job(cfg, args.init_method, train)
         if cfg.TEST.ENABLE:
-            views = [1, 3, 5, 7, 10] if cfg.TEST.NUM_ENSEMBLE_VIEWS == -1 else [None]
-            for num_views in views:
-                if num_views is not None:
-                    cfg.TEST.NUM_ENSEMBLE_VIEWS = num_views
-                result = launch_job(cfg, args.init_method, test)
+            runs = test_runs(cfg)
+            for run, results_dir in runs:
+                result = launch_job(run, args.init_method, test)
+                views = views_of(run)
+                if args.shard_id == 0:  # the machine whose first process saved the scores
+                    report_per_class_results(run, results_dir, f"{path} ({views})")
                 if isinstance(result, tuple):
-                    print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %")
+                    print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %"
+                          + (f" ({views})" if len(runs) > 1 else ""))
         for node, what in (("DEMO", "tools/demo_net.py"), ("TENSORBOARD", "tools/visualization.py")):
             if node in cfg and cfg[node].ENABLE:
                 logger.warning(

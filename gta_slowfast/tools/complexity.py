@@ -1,20 +1,22 @@
 """
 Parameters and fvcore GFLOPs of one or more configs, as a Markdown table.
 
-    python -m gta_slowfast.tools.complexity --cfg configs/SSv1/R2D_R50_8x1.yaml \
-        configs/SSv1/R2D_R50_GTA_8x1.yaml
+    python -m gta_slowfast.tools.complexity --cfg configs/SSv1/R2D_R50_8x1.yaml \\
+        configs/SSv1/R2D_R50_GTA_8x1.yaml [KEY VALUE ...]
 
-The first config is the base: the table also gives the GFLOPs each model adds over it. FLOPs
+The first config is the base: the table also gives the GFLOPs each model adds over it. KEY VALUE
+overrides after the last config file apply to every config (e.g. DATA.NUM_FRAMES 16). FLOPs
 are counted as fvcore counts them (one multiply-add is one FLOP) for one clip at
 DATA.TRAIN_CROP_SIZE, on the CPU.
 """
 
-import argparse
 import json
 import os
 import sys
 
 import torch
+
+from .. import cli
 
 
 def measure(cfg):
@@ -75,18 +77,17 @@ def markdown(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.complexity",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--cfg", nargs="+", required=True, help="config files; the first is the base")
+    parser = cli.argument_parser("gta_slowfast.tools.complexity", __doc__)
     parser.add_argument("--json", help="also write the rows to this JSON file")
-    parser.add_argument(
-        "opts", nargs=argparse.REMAINDER, default=None, help="KEY VALUE config overrides for all"
+    cli.add_config_arguments(
+        parser,
+        cfg_help="config files, the first is the base; KEY VALUE overrides (for all) may "
+        "follow the last one",
+        opts_help="KEY VALUE config overrides for all",
     )
-    args = parser.parse_args(argv)
-    rows = complexity_table(args.cfg, args.opts)
+    args = cli.parse_config_arguments(parser, argv)
+    with cli.reported_errors(parser, args.debug):
+        rows = complexity_table(args.cfg_files, args.opts)
     print(markdown(rows))
     if args.json:
         with open(args.json, "w") as f:

@@ -45,6 +45,8 @@ from collections import OrderedDict
 
 import torch
 
+from .. import cli
+
 # Blocks per stage of ResNet-50 (torchvision layer1..layer4 = PySlowFast res2..res5).
 RESNET50_BLOCKS = (3, 4, 6, 3)
 BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
@@ -307,11 +309,7 @@ def convert_resample(src, dst, num_frames, from_frames=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.convert",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.argument_parser("gta_slowfast.tools.convert", __doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     tv = commands.add_parser(
         "torchvision",
@@ -374,7 +372,8 @@ def main(argv=None):
         run=lambda args: convert_resample(args.src, args.dst, args.num_frames, args.from_frames)
     )
     args = parser.parse_args(argv)
-    args.run(args)
+    with cli.reported_errors(parser, args.debug):
+        args.run(args)
     return 0
 
 

@@ -16,7 +16,7 @@ import sys
 
 from tqdm import tqdm
 
-from .. import load_config
+from .. import cli, load_config
 from ..datasets import kinetics, ssv1, ssv2
 from ..datasets.decoding import UnreadableVideo, probe_video
 from ..datasets.video_dataset import ReleaseError
@@ -73,11 +73,7 @@ def report_lines(split, counts, num_classes, decode):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.data",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.argument_parser("gta_slowfast.tools.data", __doc__)
     parser.add_argument("--cfg", required=True, help="the config whose dataset to check")
     parser.add_argument(
         "--splits", nargs="+", default=None,
@@ -92,31 +88,29 @@ def main(argv=None):
                                    len(args.splits))]
         args.opts = args.splits[len(names):] + (args.opts or [])
         args.splits = names or None
-    try:
-        cfg = load_config(args.cfg, args.opts)
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with cli.reported_errors(parser, args.debug):
+        return check_release(args)
+
+
+def check_release(args):
+    """Prints what ``main`` describes for the config and splits of ``args``; returns the exit
+    status (0: complete, 1: videos missing or unreadable). Raises ReleaseError (and the config
+    loader's errors) on a release whose files do not match the config."""
+    cfg = load_config(args.cfg, args.opts)
     dataset = cfg.TRAIN.DATASET
     if dataset not in READERS:
-        print(
-            f"error: TRAIN.DATASET={dataset!r}: this command checks {sorted(READERS)}",
-            file=sys.stderr,
-        )
-        return 2
+        raise ValueError(f"TRAIN.DATASET={dataset!r}: this command checks {sorted(READERS)}")
     read_split, default_splits = READERS[dataset]
     decode = not args.no_decode
     problems = 0
     print(f"{dataset} at {cfg.DATA.PATH_TO_DATA_DIR}")
     for split in args.splits or default_splits:
         if split not in default_splits + ("test",):
-            print(f"error: {dataset} has no split {split!r}", file=sys.stderr)
-            return 2
+            raise ValueError(f"{dataset} has no split {split!r}; its splits: {default_splits}")
         try:
             counts = scan_split(cfg, read_split, split, decode)
         except ReleaseError as err:
-            print(f"error: {split}: {err}", file=sys.stderr)
-            return 2
+            raise ReleaseError(f"{split}: {err}") from err
         for line in report_lines(split, counts, cfg.MODEL.NUM_CLASSES, decode):
             print(line)
         problems += len(counts["missing"]) + len(counts["unreadable"])

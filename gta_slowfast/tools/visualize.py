@@ -1,8 +1,8 @@
 """
 Figures of what a GTA or DNL model attends to, for one clip, as PNG files.
 
-    python -m gta_slowfast.tools.visualize --cfg configs/SSv1/R2D_R50_GTA_8x1.yaml \
-        --checkpoint gta.pyth --video clip.webm \
+    python -m gta_slowfast.tools.visualize --cfg configs/SSv1/R2D_R50_GTA_8x1.yaml \\
+        --checkpoint gta.pyth --video clip.webm \\
         --compare-cfg configs/SSv1/R2D_R50_DNL_8x1.yaml --compare-checkpoint dnl.pyth
 
 - matrices: the learned global T x T matrices of every GTA block (``pixel_attention``,
@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .. import cli
 
 logger = logging.getLogger(__name__)
 
@@ -699,11 +701,7 @@ def visualize(args):
 
 
 def parser():
-    p = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.visualize",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.argument_parser("gta_slowfast.tools.visualize", __doc__)
     p.add_argument("--cfg", required=True, help="config of the model (GTA, DNL, ...)")
     p.add_argument("--checkpoint", help="PySlowFast checkpoint of --cfg (default: what its "
                    "test loads: TEST.CHECKPOINT_FILE_PATH, else the last checkpoint of "
@@ -730,11 +728,14 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     if args.compare_checkpoint and not args.compare_cfg:
-        parser().error("--compare-checkpoint needs --compare-cfg")
+        p.error("--compare-checkpoint needs --compare-cfg")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for path in visualize(args):
+    with cli.reported_errors(p, args.debug):
+        paths = visualize(args)
+    for path in paths:
         print(path)
     return 0
 
