@@ -76,7 +76,7 @@ def plot_confusion(confusion, class_names, path, title):
                                 color="white" if rows[i, j] > 0.5 else "black")
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -114,7 +114,7 @@ def write_per_class_results(output_dir, scores, labels, class_names=None, title=
     with open(os.path.join(output_dir, SUMMARY_JSON), "w") as f:
         json.dump(summary, f, indent=2)
     plot_confusion(confusion, names, os.path.join(output_dir, CONFUSION_PNG),
-                   f"{title}: top-1 {summary['top1_acc']:.2f} %, "
+                   f"{title}\ntop-1 {summary['top1_acc']:.2f} %, "
                    f"mean class {summary['mean_class_acc']:.2f} %")
     return summary
 

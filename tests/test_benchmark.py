@@ -104,13 +104,22 @@ def test_rss_peak_sees_a_temporary_tensor():
 
 def test_unknown_config_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        benchmark.main(["--debug", "--cfg", str(tmp_path / "missing.yaml"), "--no-memory"])
+
+
+def test_a_mistake_is_one_line_without_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
         benchmark.main(["--cfg", str(tmp_path / "missing.yaml"), "--no-memory"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "missing.yaml" in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "missing.yaml" in line]) == 1, err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
 def test_cuda_without_a_device_is_refused(tmp_path):
     with pytest.raises(ValueError, match="--device cuda: no CUDA device"):
-        benchmark.main(["--cfg", write_config(tmp_path, "gta"), "--device", "cuda"])
+        benchmark.main(["--debug", "--cfg", write_config(tmp_path, "gta"), "--device", "cuda"])
 
 
 def test_presets_list_the_r2d_and_slowfast_tables():

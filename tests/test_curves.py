@@ -97,18 +97,27 @@ def test_run_without_stats_is_named(tmp_path):
     empty = write_run(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match=r"run folder '.*empty' has no stats: expected "
                        r"json_stats.log or stdout.log"):
-        curves.main(["--runs", empty])
+        curves.main(["--debug", "--runs", empty])
     with pytest.raises(FileNotFoundError, match=r"run folder '.*missing' does not exist"):
-        curves.main(["--runs", str(tmp_path / "missing")])
+        curves.main(["--debug", "--runs", str(tmp_path / "missing")])
     started = write_run(tmp_path / "started", stdout=STDOUT_LOG.splitlines()[0] + "\n")
     with pytest.raises(ValueError, match=r"run folder '.*started': .*stdout.log has no epoch "
                        r"stats"):
-        curves.main(["--runs", started])
+        curves.main(["--debug", "--runs", started])
 
 
 def test_bad_options_are_named(tmp_path):
     run = write_run(tmp_path / "run", stdout=STDOUT_LOG)
     with pytest.raises(ValueError, match=r"--labels: 2 labels for 1 runs"):
-        curves.main(["--runs", run, "--labels", "a", "b"])
+        curves.main(["--debug", "--runs", run, "--labels", "a", "b"])
     with pytest.raises(ValueError, match=r"--reference 'chance': expected NAME=PCT"):
-        curves.main(["--runs", run, "--reference", "chance"])
+        curves.main(["--debug", "--runs", run, "--reference", "chance"])
+
+
+def test_a_mistake_is_one_line_without_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        curves.main(["--runs", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err

@@ -99,4 +99,4 @@ def test_synthetic_class_names_name_the_results(tmp_path):
     save(tmp_path / "test_predictions.pkl", [torch.eye(6)[[1, 1, 2, 3, 4, 5]], labels])
     summary = evaluation.write_test_results(cfg, "synthetic")
     assert summary["mean_class_acc"] == round(500 / 6, 2)
-    assert summary["most_confused"] == [["moving down", "moving up", 1]]
+    assert summary["most_confused"] == [["sliding in", "sliding out", 1]]

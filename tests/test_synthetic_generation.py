@@ -1,4 +1,4 @@
-"""The synthetic dataset generated once when many processes (DDP ranks, loader workers) ask for
+"""The synthetic dataset: every clip in both directions (decoded bit for bit reversed), generated once when many processes (DDP ranks, loader workers) ask for
 it at the same time, and a failed generation reported, never taken for a dataset."""
 
 import json
@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 
+import numpy as np
 import pytest
 
 from gta_slowfast.datasets import synthetic
@@ -50,7 +51,8 @@ def test_concurrent_processes_generate_once_and_all_get_the_complete_dataset(tmp
     writers = {line.split()[0] for line in written}
     assert len(writers) == 1 and len(written) == PARAMS["num_train"] + PARAMS["num_test"], written
     with open(os.path.join(root, synthetic.MANIFEST)) as f:
-        assert json.load(f) == dict(PARAMS, classes=list(synthetic.CLASS_NAMES))
+        assert json.load(f) == dict(PARAMS, classes=list(synthetic.CLASS_NAMES),
+                                    format=synthetic.FORMAT)
     for split in ("train", "val", "test"):
         with open(os.path.join(root, f"{split}.csv")) as f:
             paths = [line.split()[0] for line in f.read().splitlines()]
@@ -72,3 +74,27 @@ def test_a_failed_generation_is_raised_and_leaves_no_dataset(tmp_path, monkeypat
     monkeypatch.undo()
     assert synthetic.generate(root, **PARAMS) == root  # the lock was released
     assert os.path.isfile(os.path.join(root, synthetic.MANIFEST))
+
+
+def _decode(path):
+    import av
+
+    with av.open(path) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def test_every_split_holds_each_clip_and_its_exact_reversal_under_the_twin_labels(tmp_path):
+    root = synthetic.generate(str(tmp_path / "data"), **PARAMS)
+    for split in ("train", "test"):
+        with open(os.path.join(root, f"{split}.csv")) as f:
+            rows = [line.split() for line in f.read().splitlines()]
+        assert [int(label) for _, label in rows] == [i % 6 for i in range(len(rows))]
+        clips = [_decode(path) for path, _ in rows]
+        for index in range(0, len(rows), 2):
+            forward, backward = clips[index], clips[index + 1]
+            assert forward.shape == (PARAMS["num_frames"], PARAMS["size"], PARAMS["size"], 3)
+            np.testing.assert_array_equal(backward, forward[::-1])
+            assert not np.array_equal(forward, forward[::-1])  # the order is visible
+    train = _decode(os.path.join(root, "videos", "train_00000.mp4"))
+    test = _decode(os.path.join(root, "videos", "test_00000.mp4"))
+    assert not np.array_equal(train, test)  # disjoint seeds

@@ -1,13 +1,17 @@
 """
 A generated, order-sensitive video dataset: the embedded default that needs no download.
 
-Every class has a twin made of the same clips played backwards ("moving down" / "moving up",
+Every class has a twin made of the same clips played backwards ("sliding in" / "sliding out",
 "growing" / "shrinking", "appearing" / "disappearing", the way Something-Something pairs
 "covering" with "uncovering"). A model that is blind to frame order gives a clip and its
-reversal the same score, so it cannot tell the twins apart: it is capped at 50 % top-1,
-whatever it learns about appearance. The videos are deterministic from ``SYNTHETIC.SEED``,
-written as MPEG-4 files with a ``{split}.csv`` per split (``path label``, Kinetics layout), and
-read back with PyAV and PySlowFast's transforms (``registration.Synthetic``).
+reversal the same score, so it cannot tell the twins apart. Every split holds each clip in both
+directions, one under each twin's label, so that cap is exact, not only expected: an order-blind
+model is right on at most one of the two, and is capped at 50 % top-1 whatever it learns about
+appearance. The videos are deterministic from ``SYNTHETIC.SEED``, written as intra-only MPEG-4
+files at a fixed quantiser (every frame coded alone, so a reversed video decodes to exactly the
+reversed frames and no coding artefact tells the directions apart), with a ``{split}.csv`` per
+split (``path label``, Kinetics layout), and read back with PyAV and PySlowFast's transforms
+(``registration.Synthetic``).
 """
 
 import contextlib
@@ -21,8 +25,8 @@ import tempfile
 import numpy as np
 
 CLASS_NAMES = (
-    "moving down",
-    "moving up",
+    "sliding in",
+    "sliding out",
     "growing",
     "shrinking",
     "appearing",
@@ -30,16 +34,15 @@ CLASS_NAMES = (
 )
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
+# Recorded in the manifest: a dataset written by an earlier layout is regenerated.
+FORMAT = "paired-intra-q2"
 
 logger = logging.getLogger(__name__)
 
 
 def _background(rng, size):
-    """A static random texture: a colour plus smoothed noise."""
-    base = rng.uniform(40, 200, size=3)
-    noise = rng.normal(0.0, 25.0, size=(size // 8 + 1, size // 8 + 1, 3))
-    noise = np.kron(noise, np.ones((8, 8, 1)))[:size, :size]
-    return np.clip(base + noise, 0, 255)
+    """A plain background of a random colour."""
+    return np.ones((size, size, 3)) * rng.uniform(40, 200, size=3)
 
 
 def _square(frame, cy, cx, half, colour, alpha=1.0):
@@ -51,23 +54,25 @@ def _square(frame, cy, cx, half, colour, alpha=1.0):
 
 def forward_clip(kind, rng, size, num_frames):
     """
-    The frames [T, H, W, 3] (uint8) of one clip of motion ``kind`` (0 moving down, 1 growing,
-    2 appearing) played forward; its twin class is the same clip reversed.
+    The frames [T, H, W, 3] (uint8) of one clip of motion ``kind`` (0 sliding in: a square
+    enters from above the frame and stops inside it, 1 growing, 2 appearing) played forward; its
+    twin class is the same clip reversed. In each forward clip how much of the frame the square
+    covers rises over time: the direction of a clip is the sign of that rise, which no frame
+    alone shows.
     """
     background = _background(rng, size)
     colour = rng.uniform(0, 255, size=3)
     steps = np.linspace(0.0, 1.0, num_frames)
-    half = rng.uniform(0.10, 0.16) * size
+    half = rng.uniform(0.12, 0.18) * size
     cx = rng.uniform(0.3, 0.7) * size
     cy = rng.uniform(0.3, 0.7) * size
-    y_start, y_end = rng.uniform(0.15, 0.3) * size, rng.uniform(0.7, 0.85) * size
     frames = []
     for s in steps:
         frame = background.copy()
         if kind == 0:
-            _square(frame, y_start + s * (y_end - y_start), cx, half, colour)
+            _square(frame, -half + s * (cy + half), cx, half, colour)
         elif kind == 1:
-            _square(frame, cy, cx, (0.04 + 0.26 * s) * size, colour)
+            _square(frame, cy, cx, (0.04 + 0.20 * s) * size, colour)
         else:
             _square(frame, cy, cx, 1.5 * half, colour, alpha=s)
         frame += rng.normal(0.0, 4.0, size=frame.shape)  # sensor noise, fresh every frame
@@ -83,14 +88,19 @@ def make_clip(label, seed, size, num_frames):
 
 
 def write_video(path, frames, fps=30):
-    """Encodes frames [T, H, W, 3] (uint8 RGB) as an MPEG-4 file with PyAV."""
+    """
+    Encodes frames [T, H, W, 3] (uint8 RGB) as an MPEG-4 file with PyAV: every frame an
+    intra frame (``g`` 1) at the quantiser pinned to 2 (``qmin`` = ``qmax``: no rate control), so
+    how a frame is coded does not depend on its place in the video (a reversed video decodes to the reversed frames, bit for bit).
+    """
     import av
 
     with av.open(path, mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
+        stream = container.add_stream(
+            "mpeg4", rate=fps, options={"g": "1", "qmin": "2", "qmax": "2"}
+        )
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.bit_rate = 4_000_000
         stream.thread_count = 1
         for array in frames:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
@@ -135,8 +145,9 @@ def generate(root, seed, num_train, num_test, size, num_frames):
     """
     Writes the dataset under ``root`` (``videos/``, ``train.csv``, ``val.csv``, ``test.csv`` and
     a manifest of the parameters) unless a dataset with the same parameters is already there.
-    Train and test clips come from disjoint seeds; ``val.csv`` equals ``test.csv``. Returns
-    ``root``.
+    Videos take the classes in turn; in each run of six, the two twins of a pair are one clip
+    played both ways (``clip_seed``). Train and test clips come from disjoint seeds;
+    ``val.csv`` equals ``test.csv``. Returns ``root``.
 
     Safe to call from many processes at once: one generates, under ``_generation_lock``, into a
     staging folder that is renamed to ``root`` once complete (manifest last); the others wait
@@ -145,7 +156,7 @@ def generate(root, seed, num_train, num_test, size, num_frames):
     """
     params = dict(
         seed=seed, num_train=num_train, num_test=num_test, size=size, num_frames=num_frames,
-        classes=list(CLASS_NAMES),
+        classes=list(CLASS_NAMES), format=FORMAT,
     )
     if _manifest_matches(root, params):
         return root
@@ -166,6 +177,13 @@ def generate(root, seed, num_train, num_test, size, num_frames):
     return root
 
 
+def clip_seed(seed, split, index):
+    """Seed of the clip of video ``index`` of ``split``: videos ``index`` and ``index ^ 1`` (the
+    two twins of a pair in the same run of six) share it, so one is the other reversed."""
+    pair = (index // len(CLASS_NAMES)) * (len(CLASS_NAMES) // 2) + (index % len(CLASS_NAMES)) // 2
+    return seed * 1_000_003 + (0 if split == "train" else 500_000) + pair
+
+
 def _write(staging, root, params):
     """Writes the dataset of ``params`` into ``staging``, its CSV files naming its videos under
     ``root``; the manifest last."""
@@ -177,12 +195,11 @@ def _write(staging, root, params):
         rows = []
         for index in range(count):
             label = index % len(CLASS_NAMES)
-            clip_seed = seed * 1_000_003 + (0 if split == "train" else 500_000) + index
             name = f"{split}_{index:05d}.mp4"
             os.makedirs(os.path.join(staging, "videos"), exist_ok=True)
             write_video(
                 os.path.join(staging, "videos", name),
-                make_clip(label, clip_seed, size, num_frames),
+                make_clip(label, clip_seed(seed, split, index), size, num_frames),
             )
             rows.append(f"{os.path.join(os.path.abspath(root), 'videos', name)} {label}")
         with open(os.path.join(staging, f"{split}.csv"), "w") as f:

@@ -49,6 +49,7 @@ import time
 
 import torch
 
+from .. import cli
 from .complexity import any_block, measure
 
 logger = logging.getLogger(__name__)
@@ -537,11 +538,7 @@ def markdown(report):
 
 
 def parser():
-    p = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.benchmark",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.argument_parser("gta_slowfast.tools.benchmark", __doc__)
     p.add_argument("--cfg", nargs="+", help="config files; the first is the base "
                    "(default: the --preset)")
     p.add_argument("--preset", nargs="+", choices=sorted(PRESETS), default=["r2d"],
@@ -591,7 +588,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if min(args.batch_size, args.repeats) < 1 or args.warmup < 0:
         parser().error("--batch-size and --repeats must be >= 1, --warmup >= 0")
-    report = benchmark(args)
+    with cli.reported_errors(parser(), args.debug):
+        report = benchmark(args)
     out_dir = args.output_dir
     os.makedirs(out_dir, exist_ok=True)
     table = markdown(report)

@@ -24,7 +24,6 @@ without values, none). By default, when every run trained on the synthetic datas
 twin classes (a clip and its reversal get the same score).
 """
 
-import argparse
 import glob
 import json
 import logging
@@ -34,6 +33,8 @@ import re
 import sys
 from dataclasses import dataclass, field
 from typing import Dict, Optional
+
+from .. import cli
 
 logger = logging.getLogger(__name__)
 
@@ -231,11 +232,7 @@ def plot_curves(curves, labels, references, title, path):
 
 
 def parser():
-    p = argparse.ArgumentParser(
-        prog="python -m gta_slowfast.tools.curves",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = cli.argument_parser("gta_slowfast.tools.curves", __doc__)
     p.add_argument("--runs", nargs="+", required=True, metavar="OUTPUT_DIR",
                    help="the runs' output folders")
     p.add_argument("--labels", nargs="+", help="one legend label per run (default: the "
@@ -249,19 +246,22 @@ def parser():
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
-    if len(labels) != len(args.runs):
-        raise ValueError(f"--labels: {len(labels)} labels for {len(args.runs)} runs")
-    curves = [read_curves(run) for run in args.runs]
-    if args.reference is None:
-        references = default_references(args.runs)
-    else:
-        references = [parse_reference(text) for text in args.reference]
-    directory = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(directory, exist_ok=True)
-    print(plot_curves(curves, labels, references, args.title, args.out))
+    with cli.reported_errors(p, args.debug):
+        labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
+        if len(labels) != len(args.runs):
+            raise ValueError(f"--labels: {len(labels)} labels for {len(args.runs)} runs")
+        curves = [read_curves(run) for run in args.runs]
+        if args.reference is None:
+            references = default_references(args.runs)
+        else:
+            references = [parse_reference(text) for text in args.reference]
+        directory = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(directory, exist_ok=True)
+        path = plot_curves(curves, labels, references, args.title, args.out)
+    print(path)
     return 0
 
 
