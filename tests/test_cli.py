@@ -125,6 +125,8 @@ MODULE_HELP = {
     "gta_slowfast.tools.convert": "        --cfg CONFIG --dst i3d_gta_init.pyth [KEY VALUE ...]\n",
     "gta_slowfast.tools.ensemble": "\n    python -m gta_slowfast.tools.ensemble --preds out8/",
     "gta_slowfast.tools.visualize": "        --checkpoint gta.pyth --video clip.webm \\\n",
+    "gta_slowfast.tools.benchmark": "--activation-checkpoint \\\n        --batch-size 2\n",
+    "gta_slowfast.tools.curves": "R2D_R50_GTA \\\n        output/synthetic/R2D_R50_DNL",
 }
 
 

@@ -1,8 +1,8 @@
 """
 Speed and memory of models and of the blocks alone, as a Markdown table and JSON.
 
-    python -m gta_slowfast.tools.benchmark                       # --preset r2d: R2D-50, +NL, +DNL, +GTA
-    python -m gta_slowfast.tools.benchmark --preset r2d slowfast --activation-checkpoint \
+    python -m gta_slowfast.tools.benchmark        # --preset r2d: R2D-50, +NL, +DNL, +GTA
+    python -m gta_slowfast.tools.benchmark --preset r2d slowfast --activation-checkpoint \\
         --batch-size 2
     python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 --batch-size 8
     python -m gta_slowfast.tools.benchmark --cfg A.yaml B.yaml --batch-size 2 --repeats 5

@@ -2,7 +2,7 @@
 Learning curves of training runs as one PNG: the training loss (left) and the validation top-1
 (right) per epoch, one line per run.
 
-    python -m gta_slowfast.tools.curves --runs output/synthetic/R2D_R50_GTA \
+    python -m gta_slowfast.tools.curves --runs output/synthetic/R2D_R50_GTA \\
         output/synthetic/R2D_R50_DNL output/synthetic/R2D_R50 --out curves.png
 
 A run is an OUTPUT_DIR. Its stats are PySlowFast's JSON stats (both generations, and the
