@@ -13,6 +13,12 @@ head only. Where detectron2 is not installed, a stand-in ``detectron2.layers`` m
 ``sys.modules`` whose ``ROIAlign`` raises an ImportError when a detection head is built, so
 classification models build without detectron2. Set ``GTA_SLOWFAST_DETECTRON2_STUB=0`` to opt
 out (PySlowFast's models then fail to import without detectron2, as upstream).
+
+PySlowFast main and PyTorchVideo use APIs that recent torch and torchvision deprecate at import
+time (``torch.jit.script``, ``torchvision.transforms._functional_video``,
+``_transforms_video``); those deprecation warnings, which a user cannot act on and which would
+bury a one-line error, are filtered by their exact messages (``UPSTREAM_IMPORT_WARNINGS``).
+Every other warning is shown as Python shows it.
 """
 
 import importlib.util
@@ -20,6 +26,7 @@ import logging
 import os
 import sys
 import types
+import warnings
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +100,16 @@ def _checkout_root():
         raise ImportError(PYSLOWFAST_MISSING.format(python=sys.executable), name="slowfast")
     return os.path.dirname(os.path.dirname(os.path.abspath(spec.origin)))
 
+
+# Deprecations raised while PySlowFast main, PyTorchVideo and fvcore import (category, message
+# regex): upstream's, not the user's to fix.
+UPSTREAM_IMPORT_WARNINGS = (
+    (FutureWarning, r"`torch\.jit\.script(_method)?` is deprecated"),
+    (UserWarning, r"The 'torchvision\.transforms\._(functional|transforms)_video' module is "
+                  r"deprecated"),
+)
+for _category, _message in UPSTREAM_IMPORT_WARNINGS:
+    warnings.filterwarnings("ignore", message=_message, category=_category)
 
 CHECKOUT_ROOT = _checkout_root()
 if os.path.isdir(os.path.join(CHECKOUT_ROOT, "ava_evaluation")):

@@ -141,7 +141,7 @@ def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
         optim.set_lr(optimizer, lr)
         preds = model(inputs)
         loss = loss_fun(preds, labels)
-        misc.check_nan_losses(loss)
+        misc.check_nan_losses(loss.detach())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The checks that need a CUDA device, in one pass (about 10 minutes on one recent GPU):
+#   1. the tests that run only where CUDA exists (float16 autocast + GradScaler) and the
+#      precision, compile and benchmark tests on the GPU machine's stack;
+#   2. the benchmark on CUDA, float32 and float16 autocast, R2D-50 and SlowFast 16x8 rows,
+#      with and without GTA.ACTIVATION_CHECKPOINT, batch 8, timed with CUDA events;
+#   3. the synthetic main job (R2D-50 + GTA) trained and tested on one GPU.
+# Usage, from the repository root after the Quick start install:
+#   bash projects/gta/gpu_check.sh [OUTPUT_DIR]      (default out/gpu_check)
+# Everything it prints is also written under OUTPUT_DIR: gpu.txt, tests.txt,
+# benchmark/benchmark.md (+ .json), synthetic_gta/stdout.log and json_stats.log.
+set -euo pipefail
+out="${1:-out/gpu_check}"
+mkdir -p "$out"
+python - <<'PY'
+import sys
+import torch
+if not torch.cuda.is_available():
+    sys.exit("gpu_check.sh: no CUDA device (torch.cuda.is_available() is False, torch "
+             + torch.__version__ + "); run it on a machine with a GPU and a CUDA build of torch")
+PY
+python -c "import torch; p = torch.cuda.get_device_properties(0); \
+print(f'{p.name}, {p.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}')" \
+    | tee "$out/gpu.txt"
+python -m pytest -q -rs tests/test_precision_and_compile.py tests/test_benchmark.py 2>&1 \
+    | tee "$out/tests.txt"
+python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 \
+    --preset r2d slowfast --activation-checkpoint --batch-size 8 --warmup 3 --repeats 10 \
+    --output-dir "$out/benchmark"
+python projects/gta/run_net.py --cfg configs/Synthetic/R2D_R50_GTA.yaml NUM_GPUS 1 \
+    OUTPUT_DIR "$out/synthetic_gta" 2>&1 | tail -n 5
