@@ -7,8 +7,9 @@
 #   3. the synthetic main job (R2D-50 + GTA) trained and tested on one GPU.
 # Usage, from the repository root after the Quick start install:
 #   bash projects/gta/gpu_check.sh [OUTPUT_DIR]      (default out/gpu_check)
-# Everything it prints is also written under OUTPUT_DIR: gpu.txt, tests.txt,
-# benchmark/benchmark.md (+ .json), synthetic_gta/stdout.log and json_stats.log.
+# The results go under OUTPUT_DIR: gpu.txt, tests.txt, benchmark/benchmark.md (+ .json),
+# synthetic_gta/stdout.log and json_stats.log. A test failure does not stop the benchmark and
+# the training run; the script then exits with pytest's status at the end.
 set -euo pipefail
 out="${1:-out/gpu_check}"
 mkdir -p "$out"
@@ -22,10 +23,12 @@ PY
 python -c "import torch; p = torch.cuda.get_device_properties(0); \
 print(f'{p.name}, {p.total_memory / 2**30:.0f} GiB, torch {torch.__version__}, CUDA {torch.version.cuda}')" \
     | tee "$out/gpu.txt"
+tests_status=0
 python -m pytest -q -rs tests/test_precision_and_compile.py tests/test_benchmark.py 2>&1 \
-    | tee "$out/tests.txt"
+    | tee "$out/tests.txt" || tests_status=$?
 python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 \
     --preset r2d slowfast --activation-checkpoint --batch-size 8 --warmup 3 --repeats 10 \
     --output-dir "$out/benchmark"
 python projects/gta/run_net.py --cfg configs/Synthetic/R2D_R50_GTA.yaml NUM_GPUS 1 \
     OUTPUT_DIR "$out/synthetic_gta" 2>&1 | tail -n 5
+exit "$tests_status"
