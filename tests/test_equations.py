@@ -4,9 +4,9 @@ package (no function of gta_slowfast is used to compute a reference): explicit l
 samples, frames, heads, groups and regions on small float64 tensors, the final batch norm by its
 formula. Outputs, the input's gradient and every parameter's gradient must agree to 1e-10.
 
-The package computes the same maps through fused kernels, reordered projections and a recomputed
-final norm; it runs its written-out attention while traced (what fvcore counts), which must agree
-with the fused kernel of eager mode.
+The package computes the same maps through fused kernels, stacked and reordered projections and
+the final norm from the attention output's statistics; it runs its written-out attention while
+traced (what fvcore counts), which must agree with the fused kernel of eager mode.
 """
 
 import math

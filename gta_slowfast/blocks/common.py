@@ -1,14 +1,18 @@
 """
 Building pieces shared by the attention blocks: projections, attention, the residual base.
 
-The blocks keep for the backward only what it needs. Projections read the block input where it
-is (no channels-last copy of it is made and kept), attention runs through PyTorch's fused kernel
-(``scaled_dot_product_attention``: no attention map is kept), max-pooled keys and values keep
-their argmax, not the map they were pooled from, and the final norm's input (C channels at full
-resolution) is recomputed in the backward from the attention output (C' channels) by one 1x1
-convolution rather than kept. While a module is traced (fvcore's FLOP count,
-``torch.jit.trace``), attention is written out as the two matmuls and the softmax it computes, so
-that every multiply-add is counted.
+The blocks do arithmetic and keep for the backward only what it needs. Projections read the block
+input where it is (no channels-last copy of it is made and kept), and the projections that read
+the same input are one product (their weights stacked). Attention runs through PyTorch's fused
+kernel (``scaled_dot_product_attention``: no attention map is kept), max-pooled keys and values
+keep their argmax, not the map they were pooled from. The output path, Eq. (4)'s
+X + BN(A W_O), is one product per part in training and in evaluation (``fused_norm``): nothing of
+C channels at full resolution is kept for the backward or recomputed in it. Where that path does
+not apply (autocast, a synchronised or sub-batch norm, tracing, ``torch.compile``), the final
+norm's input is recomputed in the backward from the attention output (C' channels) by one 1x1
+convolution rather than kept. While a module is traced (fvcore's FLOP count, ``torch.jit.trace``),
+attention is written out as the two matmuls and the softmax it computes, so that every
+multiply-add is counted.
 """
 
 import contextlib
@@ -19,6 +23,8 @@ import torch.nn.functional as F
 from fvcore.nn.weight_init import c2_msra_fill
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
+
+from .fused_norm import fused_norm_applies, project_norm_residual
 
 
 def projection(dim_in, dim_out):
@@ -42,6 +48,17 @@ def project_channels_last(x, weight, bias=None):
     if bias is not None:
         out = out + bias
     return out.reshape(n, t, h * w, weight.shape[0])
+
+
+def project_stacked(x, convs):
+    """
+    The 1x1x1 convolutions ``convs`` of ``x`` [N, C, T, H, W] as one product (their weights
+    stacked): [N, T, H*W, sum of their output channels], channels last, in the order of
+    ``convs``. One read of ``x`` instead of one per convolution, and in the backward one product
+    for the gradient of ``x`` instead of one each and their sum.
+    """
+    weight = torch.cat([conv.weight.reshape(conv.weight.shape[0], -1) for conv in convs])
+    return project_channels_last(x, weight, torch.cat([conv.bias for conv in convs]))
 
 
 def attention(q, k, v, scale):
@@ -181,6 +198,11 @@ class ResidualAttention(nn.Module):
         fmt = memory_format(x)
         x = x.contiguous(memory_format=fmt)
         parts = self.attend(x)
+        if fused_norm_applies(self.bn, x) and not (
+            torch.jit.is_tracing() or torch.compiler.is_compiling()
+        ):
+            weights = [w.reshape(w.shape[0], -1) for w in self.output_weights(parts)]
+            return project_norm_residual(x, parts, weights, self.conv_out.bias, self.bn)
         normalized = recomputed(self._normalized_projection, *parts, modules=self.bn)
         return (x + normalized).contiguous(memory_format=fmt)
 

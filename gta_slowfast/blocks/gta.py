@@ -2,7 +2,6 @@
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .common import ResidualAttention, attention_softmax, project_channels_last, projection
 
@@ -155,31 +154,45 @@ class GlobalTemporalAttention(ResidualAttention):
         weight = self.conv_v.weight.reshape(-1, self.dim)[rows]
         return self._grouped(weight, 0), self._grouped(self.conv_v.bias[rows], 0)
 
-    def _assignment(self, x):
-        """Soft assignment S of every pixel to the R regions, [N, T, H*W, R]; sums to 1 over R."""
-        logits = project_channels_last(x, self.conv_region.weight, self.conv_region.bias)
-        return attention_softmax(logits, dim=-1)
+    def _projections(self, x):
+        """The value projections of both branches (rows channel-in-group first) and the region
+        logits of ``x``, as one product: [N, T, H*W, branches * C' + R], channels last."""
+        weights, biases = [], []
+        for branch in ("pixel", "region"):
+            if getattr(self, branch):
+                weight, bias = self._value_projection(branch)
+                weights.append(weight)
+                biases.append(bias)
+        if self.region:
+            weights.append(self.conv_region.weight.reshape(self.num_regions, self.dim))
+            biases.append(self.conv_region.bias)
+        return project_channels_last(x, torch.cat(weights), torch.cat(biases))
 
     def region_assignment(self, x):
         """Soft assignment S of every pixel to the R regions: [N, R, T, H, W], sums to 1 over R."""
         n, _, t, h, w = x.shape
-        return self._assignment(x).reshape(n, t, h, w, -1).permute(0, 4, 1, 2, 3)
+        logits = self._projections(x)[..., -self.num_regions:]
+        assign = attention_softmax(logits, dim=-1)
+        return assign.reshape(n, t, h, w, -1).permute(0, 4, 1, 2, 3)
 
     def attend(self, x):
         n, _, t, h, w = x.shape
         ci, g = self.dim_inner, self.groups
+        # [N, T, HW, C' (i, g)] of each branch, then [N, T, HW, R] region logits.
+        projected = list(self._projections(x).split(
+            [ci] * (int(self.pixel) + int(self.region)) + [self.num_regions] * self.region,
+            dim=-1))
         parts = []
         if self.pixel:
-            weight, bias = self._value_projection("pixel")
-            v = F.conv3d(x, weight[..., None, None, None], bias)  # [N, (i, g), T, H, W]
-            mixed = cross_channel_multi_head(v.reshape(n, ci // g, g, t, h * w),
-                                             self.pixel_attention)
+            v = projected.pop(0).reshape(n, t, h * w, ci // g, g).permute(0, 3, 4, 1, 2)
+            mixed = cross_channel_multi_head(v, self.pixel_attention)  # [N, C'/G, G, T, HW]
             parts.append(mixed.reshape(n, ci, t, h, w))  # channels (i, head)
         if self.region:
             r = self.num_regions
-            weight, bias = self._value_projection("region")
-            v = project_channels_last(x, weight, bias).reshape(n * t, h * w, ci)
-            assign = self._assignment(x).reshape(n * t, h * w, r)
+            v, logits = projected
+            # Kept for the backward: a copy of its own lets the rest of the projection go.
+            v = v.reshape(n * t, h * w, ci).contiguous()
+            assign = attention_softmax(logits, dim=-1).reshape(n * t, h * w, r)
             # D^-1 S: each region's weights over the pixels sum to one, so its value is a mean
             # (and stays in range in float16 however many pixels a frame has).
             mean_weights = assign / assign.sum(dim=1, keepdim=True).clamp_min(1e-4)

@@ -1,6 +1,6 @@
 """Spatial self-attention within each frame (thesis Eq. 2.3)."""
 
-from .common import ResidualAttention, attention, project_channels_last, projection, window_max
+from .common import ResidualAttention, attention, project_stacked, projection, window_max
 
 
 class SpatialSelfAttention(ResidualAttention):
@@ -10,7 +10,8 @@ class SpatialSelfAttention(ResidualAttention):
         A_s(t) = softmax(Q_s(t) K_s(t)^T / sqrt(C')) V_s(t),   Y_s(t) = X(t) + A_s(t) W_O^s.
 
     Queries come from every pixel; keys and values are projected at full resolution and then
-    max-pooled spatially by ``pool`` (h, w), which cuts the attention cost by h*w. No position
+    max-pooled spatially by ``pool`` (h, w), which cuts the attention cost by h*w. The three
+    projections are one product. No position
     attends across frames, so the block is equivariant to any permutation of the frames.
 
     Args:
@@ -28,20 +29,16 @@ class SpatialSelfAttention(ResidualAttention):
         self.pool = tuple(int(p) for p in pool)
         self.scale = dim_inner**-0.5
 
-    def _keys_values(self, x, conv):
-        """Keys or values [N, T, hw, C']: projected at every pixel, then max-pooled."""
-        n, _, t, h, w = x.shape
-        projected = project_channels_last(x, conv.weight, conv.bias)
-        if self.pool == (1, 1):
-            return projected
-        return window_max(projected.reshape(n, t, h, w, self.dim_inner), self.pool)
-
     def attend(self, x):
         n, _, t, h, w = x.shape
+        ci = self.dim_inner
         # Frames are the heads of one attention call: [N, T, HW, C'] queries, [N, T, hw, C']
-        # keys and values.
-        q = project_channels_last(x, self.conv_q.weight, self.conv_q.bias)
-        k = self._keys_values(x, self.conv_k)
-        v = self._keys_values(x, self.conv_v)
-        out = attention(q, k, v, self.scale)  # [N, T, HW, C']
-        return [out.reshape(n, t, h, w, self.dim_inner).permute(0, 4, 1, 2, 3)]
+        # keys and values (slices of one projection; keys and values pooled together).
+        q, kv = project_stacked(x, (self.conv_q, self.conv_k, self.conv_v)).split(
+            [ci, 2 * ci], dim=-1)
+        if self.pool != (1, 1):
+            kv = window_max(kv.reshape(n, t, h, w, 2 * ci), self.pool)
+        # The backward keeps q: a copy of its own lets the projection's full-resolution keys and
+        # values go once pooled.
+        out = attention(q.contiguous(), *kv.split(ci, dim=-1), self.scale)  # [N, T, HW, C']
+        return [out.reshape(n, t, h, w, ci).permute(0, 4, 1, 2, 3)]

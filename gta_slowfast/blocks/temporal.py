@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .common import ResidualAttention, attention, project_channels_last, projection
+from .common import ResidualAttention, attention, project_stacked, projection
 
 
 def sinusoidal_encoding(num_frames, dim, dtype=torch.float32, device=None):
@@ -78,12 +78,10 @@ class TemporalSelfAttention(ResidualAttention):
         ci, g = self.dim_inner, self.groups
         if self.positional_encoding:
             x = x + sinusoidal_encoding(t, self.dim, x.dtype, x.device)
-        # Positions are the heads of one attention call: [N, HW, T, C'] (views of the
-        # channels-last projections).
-        q, k, v = (
-            project_channels_last(x, conv.weight, conv.bias).transpose(1, 2)
-            for conv in (self.conv_q, self.conv_k, self.conv_v)
-        )
+        # Positions are the heads of one attention call: [N, HW, T, C'] (views of one
+        # channels-last projection).
+        q, k, v = project_stacked(x, (self.conv_q, self.conv_k, self.conv_v)).transpose(
+            1, 2).split(ci, dim=-1)
         if g == 1:
             out = attention(q, k, v, self.scale)  # [N, HW, T, C']
             return [out.permute(0, 3, 2, 1).reshape(n, ci, t, h, w)]
