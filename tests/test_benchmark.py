@@ -166,7 +166,7 @@ def test_default_output_folder_is_output_benchmark_of_the_working_directory(
 
 DATA_ROW_KEYS = {
     "dataset", "config", "release", "video", "clip", "rounds", "items_per_s",
-    "limit_items_per_s", "ratio",
+    "limit_items_per_s", "ratio", "ratio_cpu",
 } | {f"{part}_{unit}" for part in ("item", "decode", "transform", "limit", "reference")
      for unit in ("ms", "cpu_ms")}
 
@@ -205,7 +205,7 @@ def test_data_mode_times_items_against_the_decode_limit(
     assert rows[0]["clip"] == "8 frames, rate 8, jitter [64, 72] -> 56"
     assert rows[2]["video"] == "12 frames 64x48 at 12 fps"
     lines = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert lines[0].startswith("| dataset | video | clip | items/s |") and len(lines) == 4
+    assert lines[0].startswith("| dataset | video | clip | items/s | item ms |") and len(lines) == 4
     # The releases are written once: a second run reads them again.
     marker = out / "releases" / "gta_ssv2" / "COMPLETE"
     written = marker.stat().st_mtime_ns

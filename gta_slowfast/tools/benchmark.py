@@ -467,12 +467,13 @@ def data_benchmark(args):
     """``--data``: the input pipeline of each dataset against its decode limit (JSON-ready)."""
     cfgs = args.cfg or [benchmark_data.DATASET_CONFIGS[d]
                         for d in (args.data or sorted(benchmark_data.DATASET_CONFIGS))]
+    load_before = _load()
     rows = benchmark_data.benchmark_data(cfgs, args.output_dir, args.warmup, args.items,
                                          list(args.opts or []))
     return dict(
         machine=machine_info([torch.device("cpu")]),
         settings=dict(configs=cfgs, opts=list(args.opts or []), warmup=args.warmup,
-                      rounds=args.items),
+                      rounds=args.items, load_average=[load_before, _load()]),
         rows=rows,
     )
 

@@ -12,9 +12,10 @@ worker (torch on one thread, as PySlowFast's DataLoader workers run), per round:
   ``prepare_clip`` on its frames);
 - **limit**: decoding just the frames a training item needs, with nothing else: for a frame
   folder the sampled JPEGs (PIL, no conversion); for a video file PyAV from the key frame at or
-  before the first sampled frame (a seek; ``.webm`` from the start, as its key frames are rare
-  and seeking it is not exact) to the last sampled frame, no conversion to RGB. Its frames are
-  drawn by the dataset's own ``frame_indices`` (a fresh random training draw each round);
+  before the first sampled frame (a seek; a ``.webm`` from the start: VP9's key frames are
+  128 frames apart by default, more than a Something-Something video has) to the last sampled
+  frame, no conversion to RGB. Its frames are drawn by the dataset's own ``frame_indices`` (a
+  fresh random training draw each round);
 - **resize reference** (frame folders): one OpenCV resize of each sampled frame to ``TSN.RESIZE``
   and one of that to the ``DATA.TRAIN_CROP_SIZE`` square, what the recipe's two resizes cost at
   least.
@@ -185,6 +186,7 @@ def measure_dataset(cfg_path, output_dir, warmup, rounds, opts):
     row["items_per_s"] = round(1e3 / row["item_ms"], 2)
     row["limit_items_per_s"] = round(1e3 / row["limit_ms"], 2)
     row["ratio"] = round(row["limit_ms"] / row["item_ms"], 3)
+    row["ratio_cpu"] = round(row["limit_cpu_ms"] / row["item_cpu_ms"], 3)
     return row
 
 
@@ -200,27 +202,33 @@ def markdown(report):
     lines = [
         f"Machine: {m['processor']}, {m['cpu_count']} CPUs, torch {m['torch']} (1 thread), "
         f"PySlowFast {m['pyslowfast']}. One process (one loader worker), mean of "
-        f"{s['rounds']} training items after {s['warmup']} warm-up.",
+        f"{s['rounds']} training items after {s['warmup']} warm-up; load average "
+        f"{s['load_average'][0]} before, {s['load_average'][1]} after.",
         "",
-        "| dataset | video | clip | items/s | item ms | item CPU ms | decode ms | "
-        "transform ms | limit items/s | limit ms | limit CPU ms | items / limit | "
-        "resize reference ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | video | clip | items/s | item ms | decode ms | transform ms | "
+        "limit items/s | limit ms | items / limit | resize reference ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def ms(row, part):
+        if row[f"{part}_ms"] is None:
+            return "-"
+        return f"{row[f'{part}_ms']:.1f} ({row[f'{part}_cpu_ms']:.1f})"
+
     for r in report["rows"]:
-        ref = "-" if r["reference_ms"] is None else f"{r['reference_ms']:.1f}"
         lines.append(
             f"| {r['dataset']} | {r['video']} | {r['clip']} | {r['items_per_s']:.1f} | "
-            f"{r['item_ms']:.1f} | {r['item_cpu_ms']:.1f} | {r['decode_ms']:.1f} | "
-            f"{r['transform_ms']:.1f} | {r['limit_items_per_s']:.1f} | {r['limit_ms']:.1f} | "
-            f"{r['limit_cpu_ms']:.1f} | {r['ratio']:.2f} | {ref} |"
+            f"{ms(r, 'item')} | {ms(r, 'decode')} | {ms(r, 'transform')} | "
+            f"{r['limit_items_per_s']:.1f} | {ms(r, 'limit')} | {r['ratio']:.2f} "
+            f"({r['ratio_cpu']:.2f}) | {ms(r, 'reference')} |"
         )
     lines.append("")
     lines.append(
         "item: dataset[i] of the training split (decode, sample, augment, normalise, pack); "
         "decode / transform: its two halves timed apart; limit: decoding only the frames an "
         "item needs, no conversion (see --help); resize reference: one OpenCV resize of each "
-        "sampled frame to TSN.RESIZE and one to the crop. Wall-clock ms per item; CPU ms: "
-        "process CPU time, all threads."
+        "sampled frame to TSN.RESIZE and one to the crop. Milliseconds per item, wall clock "
+        "(in brackets: process CPU time, all threads); items / limit: limit time over item "
+        "time, wall (CPU)."
     )
     return "\n".join(lines)
