@@ -468,6 +468,20 @@ def test_clips_equal_normalise_then_resize_in_torch(recipe):
         torch.testing.assert_close(clip, expected, atol=2e-4, rtol=0)
 
 
+def test_normalisation_is_exactly_the_float_formula():
+    frames = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (3, 6, 10, 3),
+                                                                dtype=np.uint8))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    expected = ((frames.float() / 255.0 - torch.tensor(mean)) / torch.tensor(std))
+    assert torch.equal(transforms.normalise(frames, mean, std), expected.permute(3, 0, 1, 2))
+    view = frames[:, 1:5, ::2]  # not contiguous
+    assert torch.equal(transforms.normalise(view, mean, std),
+                       expected[:, 1:5, ::2].permute(3, 0, 1, 2))
+    with pytest.raises(ValueError, match=r"frames must be uint8 \[T, H, W, C\], got "
+                                         r"torch.float32 \[3, 6, 10, 3\]"):
+        transforms.normalise(frames.float(), mean, std)
+
+
 # ---------------------------------------------------------------- the data command
 
 

@@ -28,9 +28,12 @@ def normalise(frames, mean, std):
     channel: a table of the 256 values of each channel, computed with those float32 operations,
     looked up plane by plane (equal to computing every pixel, at a fraction of the cost).
     """
+    if frames.dtype != torch.uint8 or frames.dim() != 4:
+        raise ValueError(f"frames must be uint8 [T, H, W, C], got {frames.dtype} "
+                         f"{list(frames.shape)}")
     table = (torch.arange(256, dtype=torch.float32)[:, None] / 255.0 - torch.tensor(mean))
     table = (table / torch.tensor(std)).t().contiguous().numpy()  # [C, 256]
-    source = frames.numpy()
+    source = np.ascontiguousarray(frames.numpy())
     out = np.empty((source.shape[3],) + source.shape[:3], dtype=np.float32)
     for t, frame in enumerate(source):
         for c, plane in enumerate(cv2.split(frame)):
@@ -39,11 +42,11 @@ def normalise(frames, mean, std):
 
 
 def resize(frames, height, width):
-    """Bilinear resize of a clip [C, T, H, W] (float32; a view or not) to ``height`` x
-    ``width``."""
+    """Bilinear resize of a clip [C, T, H, W] (a view or not) to ``height`` x ``width``, in
+    float32."""
     if tuple(frames.shape[-2:]) == (height, width):
         return frames
-    source = frames.numpy()
+    source = frames.numpy().astype(np.float32, copy=False)
     out = np.empty(source.shape[:2] + (height, width), dtype=np.float32)
     for source_planes, out_planes in zip(source, out):
         for plane, target in zip(source_planes, out_planes):
