@@ -177,7 +177,8 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         self.split = self.read_split(cfg, mode)
         check_split(cfg, self.split, self.config_name)
         names = self.split.class_names
-        self._flip_map = (
+        # {label: its label after a horizontal flip, or None: never flipped}
+        self.flip_map = (
             transforms.flip_label_map(names, cfg.DATA.DIRECTIONAL_FLIP)
             if names is not None
             else {}
@@ -271,6 +272,6 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 f"decode: {unreadable}"
             )
         frames, label = prepare_clip(self.cfg, frames, self.mode == "train", spatial,
-                                     entry.label, self._flip_map)
+                                     entry.label, self.flip_map)
         meta = {"unreadable": len(unreadable)}
         return trainer_item(frames, label, index, meta)

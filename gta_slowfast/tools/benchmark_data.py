@@ -129,7 +129,7 @@ def dataset_runner(cfg_path, dataset_name, opts):
         _, *times["item"] = timed(lambda: dataset[video])
         frames, *times["decode"] = timed(lambda: dataset.read_clip(entry, -1, 1))
         _, *times["transform"] = timed(
-            lambda: prepare_clip(cfg, frames, True, -1, entry.label, dataset._flip_map)
+            lambda: prepare_clip(cfg, frames, True, -1, entry.label, dataset.flip_map)
         )
         if folders:
             files = decoding.frame_files(entry.path)
