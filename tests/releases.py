@@ -75,9 +75,9 @@ def bar_motion(clip_frames):
     return 0 if abs(delta) < 0.05 else (1 if delta > 0 else -1)
 
 
-def write_video(path, frames, codec, fps=12):
+def write_video(path, frames, codec, fps=12, options=None):
     with av.open(path, mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        stream = container.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         for frame in frames:

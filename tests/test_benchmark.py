@@ -162,3 +162,64 @@ def test_default_output_folder_is_output_benchmark_of_the_working_directory(
     assert sorted(os.listdir(tmp_path / "output" / "benchmark")) == [
         "benchmark.json", "benchmark.md"]
     assert not (tmp_path / "benchmark").exists()
+
+
+DATA_ROW_KEYS = {
+    "dataset", "config", "release", "video", "clip", "rounds", "items_per_s",
+    "limit_items_per_s", "ratio", "ratio_cpu",
+} | {f"{part}_{unit}" for part in ("item", "decode", "transform", "limit", "reference")
+     for unit in ("ms", "cpu_ms")}
+
+
+@pytest.fixture
+def tiny_sample_releases(monkeypatch):
+    """The sample releases at a few small videos each, so that they are written in seconds."""
+    from gta_slowfast.datasets import sample_releases
+
+    monkeypatch.setitem(sample_releases.SIZES, "gta_ssv1", (2, 10, 32, 48, 12))
+    monkeypatch.setitem(sample_releases.SIZES, "gta_ssv2", (2, 12, 48, 64, 12))
+    monkeypatch.setitem(sample_releases.SIZES, "gta_kinetics", (2, 40, 48, 64, 30))
+
+
+def test_data_mode_times_items_against_the_decode_limit(
+        tmp_path, capsys, keep_threads, tiny_sample_releases):
+    out = tmp_path / "bench"
+    argv = ["--data", "--items", "2", "--warmup", "0", "--output-dir", str(out),
+            "TSN.RESIZE", "[60, 80]", "DATA.TRAIN_CROP_SIZE", "56",
+            "DATA.TRAIN_JITTER_SCALES", "[64, 72]"]
+    benchmark.main(argv)
+    printed = capsys.readouterr().out
+    report = json.loads((out / "data.json").read_text())
+    assert (out / "data.md").read_text().strip() in printed
+    rows = report["rows"]
+    assert [r["dataset"] for r in rows] == ["gta_kinetics", "gta_ssv1", "gta_ssv2"]
+    assert [os.path.relpath(r["config"], os.path.dirname(gta_slowfast.__path__[0])) for r in rows] == [
+        "configs/Kinetics/R2D_R50_8x8.yaml", "configs/SSv1/R2D_R50_8x1.yaml",
+        "configs/SSv2/R2D_R50_8x1.yaml"]
+    for row in rows:
+        assert set(row) == DATA_ROW_KEYS and row["rounds"] == 2
+        assert row["item_ms"] > 0 and row["limit_ms"] > 0 and row["decode_ms"] > 0
+        assert row["ratio"] == pytest.approx(row["limit_ms"] / row["item_ms"], rel=1e-2)
+        assert (row["reference_ms"] is not None) == (row["dataset"] == "gta_ssv1")
+    assert rows[1]["clip"] == "8 frames, TSN 60x80 -> 56"
+    assert rows[0]["clip"] == "8 frames, rate 8, jitter [64, 72] -> 56"
+    assert rows[2]["video"] == "12 frames 64x48 at 12 fps"
+    lines = [line for line in printed.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| dataset | video | clip | items/s | item ms |") and len(lines) == 4
+    # The releases are written once: a second run reads them again.
+    marker = out / "releases" / "gta_ssv2" / "COMPLETE"
+    written = marker.stat().st_mtime_ns
+    benchmark.main(argv[:1] + ["gta_ssv2"] + argv[1:])
+    assert marker.stat().st_mtime_ns == written
+    rows = json.loads((out / "data.json").read_text())["rows"]
+    assert [r["dataset"] for r in rows] == ["gta_ssv2"]
+
+
+def test_data_mode_names_a_dataset_without_a_sample_release(tmp_path, capsys):
+    config = os.path.join(os.path.dirname(gta_slowfast.__path__[0]), "configs", "Synthetic",
+                          "R2D_R50.yaml")
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(["--data", "--cfg", config, "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "no sample release for dataset 'synthetic'" in err and "Traceback" not in err

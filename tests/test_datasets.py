@@ -4,15 +4,17 @@ layouts, through PySlowFast's own dataset registry."""
 import json
 import logging
 import os
+import random
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from slowfast.datasets.build import build_dataset
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.datasets import sampling, transforms
+from gta_slowfast.datasets import decoding, sampling, transforms
 from gta_slowfast.datasets.video_dataset import ReleaseError
 
 from conftest import CONFIGS
@@ -22,9 +24,11 @@ from releases import (
     bar_positions,
     decoded_frame_index,
     direction_of,
+    frames_of,
     make_kinetics,
     make_ssv1,
     make_ssv2,
+    write_video,
 )
 
 ITEM_LENGTH = 5 if compat.GENERATION == "main" else 4
@@ -324,6 +328,158 @@ def test_a_broken_video_is_logged_replaced_and_counted(ssv2_root, tmp_path, capl
     test = build_dataset("gta_ssv2", cfg, "test")
     with pytest.raises(RuntimeError, match="13.webm"):  # a test score is never another video's
         test[0]
+
+
+# ---------------------------------------------------------------- decoding and transforms
+# against plain references written here: every frame decoded from the start with PyAV, the
+# clip normalised and resized with torch as PySlowFast's transforms do.
+
+
+def full_decode(path):
+    """Every frame of a video, decoded from the start and converted to RGB (plain PyAV)."""
+    import av
+
+    with av.open(path) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+@pytest.fixture(scope="session")
+def coded_videos(tmp_path_factory):
+    """30-frame videos: H.264 .mp4 with a key frame every 8 frames and B-frames, VP9 .webm
+    (no frame count in the header), MPEG-4 .mkv."""
+    folder = tmp_path_factory.mktemp("coded")
+    frames = frames_of(30, 1)
+    videos = {}
+    for ext, codec, options in (("mp4", "libx264", {"g": "8", "bf": "2"}),
+                                ("webm", "libvpx-vp9", None), ("mkv", "mpeg4", {"g": "8"})):
+        path = str(folder / f"clip.{ext}")
+        write_video(path, frames, codec, fps=30, options=options)
+        videos[ext] = path
+    return videos
+
+
+@pytest.mark.parametrize("ext", ["mp4", "webm", "mkv"])
+@pytest.mark.parametrize("index", [[0], [29], [3, 4, 5], [9, 12, 17, 17, 25], [17, 8, 27],
+                                   list(range(30)), [16, 16, 16]])
+def test_video_frames_equal_a_full_decode(ext, index, coded_videos):
+    path = coded_videos[ext]
+    reference = full_decode(path)
+    counts = []
+
+    def choose(num_frames, fps):
+        counts.append(num_frames)
+        return torch.tensor(index)
+
+    frames, count, fps = decoding.read_video_file(path, choose)
+    assert counts == [len(reference)] and count == len(reference) and fps == 30.0
+    assert torch.equal(frames, torch.from_numpy(np.stack([reference[i] for i in index])))
+
+
+def test_decoding_starts_at_the_key_frame_before_the_first_frame_needed(coded_videos):
+    import av
+
+    from gta_slowfast.tools import benchmark_data
+
+    class Packets(list):
+        """The packets, noting where decoding starts (the slice taken)."""
+
+        def __getitem__(self, key):
+            if isinstance(key, slice):
+                self.start = key.start
+            return super().__getitem__(key)
+
+    path = coded_videos["mp4"]
+    with av.open(path) as container:  # key frames every 8 frames
+        stream = container.streams.video[0]
+        packets = Packets(p for p in container.demux(stream) if p.size)
+        kept = decoding.decode_frames(stream, packets, [17, 20], path)
+        key_16 = sorted(p.pts for p in packets)[16]
+        assert packets[packets.start].is_keyframe and packets[packets.start].pts == key_16
+    reference = full_decode(path)
+    assert all(np.array_equal(kept[i], reference[i]) for i in (17, 20))
+    # The benchmark's limit decodes the same span: from key frame 16 to frame 20; a .webm from
+    # frame 0.
+    pts, fps = benchmark_data.video_timeline(path)
+    assert fps == 30.0 and benchmark_data.limit_video(path, pts[17], pts[20], seek=True) == 5
+    pts, _ = benchmark_data.video_timeline(coded_videos["webm"])
+    assert benchmark_data.limit_video(coded_videos["webm"], pts[17], pts[20], seek=False) == 21
+
+
+def reference_clip(cfg, frames, train, spatial_idx, label, flip_map):
+    """The clip as normalise-then-resize with torch: float normalisation, [C, T, H, W],
+    F.interpolate (bilinear, half-pixel centres, as PySlowFast's scale jitter), TSN or
+    PySlowFast's own crops, the same random draws in the same order."""
+    import torch.nn.functional as F
+    from slowfast.datasets import transform as sf_transform
+
+    def bilinear(x, size):
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+    x = (frames.float() / 255.0 - torch.tensor(cfg.DATA.MEAN)) / torch.tensor(cfg.DATA.STD)
+    x = x.permute(3, 0, 1, 2)
+    size = cfg.DATA.TRAIN_CROP_SIZE if train else cfg.DATA.TEST_CROP_SIZE
+    if cfg.TSN.ENABLE:
+        x = bilinear(x, tuple(cfg.TSN.RESIZE))
+        if not train:
+            return sf_transform.uniform_crop(x, size, spatial_idx)[0], label
+        y0, x0, h, w = transforms.multiscale_crop_box(*cfg.TSN.RESIZE, cfg.TSN.SCALES,
+                                                      cfg.TSN.MAX_DISTORT, size)
+        x = bilinear(x[..., y0:y0 + h, x0:x0 + w], (size, size))
+    elif train:
+        x = sf_transform.random_short_side_scale_jitter(x, *cfg.DATA.TRAIN_JITTER_SCALES)[0]
+        x = sf_transform.random_crop(x, size)[0]
+    else:
+        x = sf_transform.random_short_side_scale_jitter(x, size, size)[0]
+        return sf_transform.uniform_crop(x, size, spatial_idx)[0], label
+    target = flip_map.get(label, label)
+    if target is None or random.random() < 0.5:
+        return x, label
+    return x.flip(-1), target
+
+
+@pytest.mark.parametrize("recipe", ["tsn", "dense"])
+def test_clips_equal_normalise_then_resize_in_torch(recipe):
+    from gta_slowfast.datasets.video_dataset import prepare_clip
+
+    if recipe == "tsn":
+        cfg = gta_slowfast.load_config(os.path.join(CONFIGS, "SSv1", "R2D_R50_8x1.yaml"), [])
+        shape = (8, 100, 176, 3)
+    else:
+        cfg = gta_slowfast.load_config(os.path.join(CONFIGS, "Kinetics", "R2D_R50_8x8.yaml"),
+                                       ["DATA.TRAIN_JITTER_SCALES", "[64, 80]",
+                                        "DATA.TRAIN_CROP_SIZE", "56", "DATA.TEST_CROP_SIZE", "64"])
+        shape = (8, 72, 96, 3)
+    frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8))
+    flip_map = {0: 0, 1: 1}
+    views = [(True, -1, label) for label in (0, 1) for _ in range(4)]
+    views += [(False, spatial, 0) for spatial in (0, 1, 2)]
+    for k, (train, spatial, label) in enumerate(views):
+        states = []
+        for run in (prepare_clip, reference_clip):
+            random.seed(k)
+            np.random.seed(k)
+            got, got_label = run(cfg, frames, train, spatial, label, flip_map)
+            states.append((got[0] if isinstance(got, list) else got, got_label))
+        (clip, clip_label), (expected, expected_label) = states
+        assert clip_label == expected_label and clip.shape == expected.shape
+        # float32 rounding of the sampling positions and weights only: on noise (the steepest
+        # gradients there are) at most 2e-4 in normalised units = 0.011 grey levels, a
+        # hundredth of the input's own 8-bit step (1 / 255 / 0.225 = 0.017).
+        torch.testing.assert_close(clip, expected, atol=2e-4, rtol=0)
+
+
+def test_normalisation_is_exactly_the_float_formula():
+    frames = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (3, 6, 10, 3),
+                                                                dtype=np.uint8))
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    expected = ((frames.float() / 255.0 - torch.tensor(mean)) / torch.tensor(std))
+    assert torch.equal(transforms.normalise(frames, mean, std), expected.permute(3, 0, 1, 2))
+    view = frames[:, 1:5, ::2]  # not contiguous
+    assert torch.equal(transforms.normalise(view, mean, std),
+                       expected[:, 1:5, ::2].permute(3, 0, 1, 2))
+    with pytest.raises(ValueError, match=r"frames must be uint8 \[T, H, W, C\], got "
+                                         r"torch.float32 \[3, 6, 10, 3\]"):
+        transforms.normalise(frames.float(), mean, std)
 
 
 # ---------------------------------------------------------------- the data command

@@ -45,7 +45,7 @@ def read_frame_folder(folder, choose):
     for i in index:
         try:
             with Image.open(files[i]) as image:
-                frames.append(np.asarray(image.convert("RGB")))
+                frames.append(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
         except OSError as err:
             raise UnreadableVideo(f"frame {files[i]} cannot be read: {err}") from err
     if len({f.shape for f in frames}) > 1:
@@ -74,10 +74,13 @@ def video_fps(stream):
 def read_video_file(path, choose):
     """
     Frames of a video file decoded with PyAV: ``choose(num_frames, fps)`` gives the indices to
-    keep. Where the header gives a frame count, decoding stops after the last frame needed;
-    where it gives none (``.mkv``, ``.webm``), or a count the stream does not reach, the whole
-    video is decoded and the indices are chosen from the true count. Returns
-    (uint8 tensor [T, H, W, 3], num_frames, fps).
+    keep (frame ``i``: the ``i``-th in presentation order, as a decoder outputs them). The frame
+    count is the header's where it gives one, else the number of the stream's packets (read
+    without decoding: a packet is a frame in MP4, Matroska and WebM, VP9's hidden frames
+    travelling inside superframes); where the header states more frames than the stream holds,
+    the indices are chosen again from the true count. Decoding starts at the key frame at or
+    before the first frame needed (``decode_frames``) and stops at the last one; only the kept
+    frames are converted to RGB. Returns (uint8 tensor [T, H, W, 3], num_frames, fps).
     """
     import av
 
@@ -88,25 +91,65 @@ def read_video_file(path, choose):
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             fps = video_fps(stream)
+            packets = [p for p in container.demux(stream) if p.size]
+            if not packets:
+                raise UnreadableVideo(f"video {path} has no decodable frames")
             count = _frame_count(stream)
             index = choose(count, fps).tolist() if count else None
-            last = max(index) if index else None
-            decoded = []
-            for frame in container.decode(stream):
-                decoded.append(frame)
-                if last is not None and len(decoded) > last:
-                    break
+            if index is None or max(index) >= len(packets):  # no count, or the header overstated it
+                count = len(packets)
+                index = choose(count, fps).tolist()
+            frames = decode_frames(stream, packets, index, path)
     except av.error.FFmpegError as err:
         raise UnreadableVideo(f"video {path} cannot be decoded: {err}") from err
     except OSError as err:
         raise UnreadableVideo(f"video {path} cannot be read: {err}") from err
-    if not decoded:
-        raise UnreadableVideo(f"video {path} has no decodable frames")
-    if index is None or max(index) >= len(decoded):  # no count, or the header overstated it
-        count = len(decoded)
-        index = choose(count, fps).tolist()
-    frames = [decoded[i].to_ndarray(format="rgb24") for i in index]
-    return torch.from_numpy(np.stack(frames)), count, fps
+    return torch.from_numpy(np.stack([frames[i] for i in index])), count, fps
+
+
+def decode_frames(stream, packets, index, path):
+    """
+    {i: uint8 RGB array [H, W, 3]} of the frames ``index`` (positions in presentation order) of
+    the stream whose packets, in decoding order, are ``packets``.
+
+    Where every packet has its own timestamp, frame ``i`` is the one whose timestamp is the
+    ``i``-th smallest, and decoding starts at the last key frame, in decoding order, at or before
+    the first frame needed whose timestamp is not after it: that frame and every later one
+    depend on no packet before the key frame, so they decode to the same pixels as from the
+    start. Otherwise decoding starts at the first packet and frame ``i`` is the ``i``-th the
+    decoder outputs. Either way it stops once the last frame needed is out.
+    """
+    timeline = [p.pts for p in packets]
+    by_pts = None not in timeline and len(set(timeline)) == len(timeline)
+    start, position = 0, None
+    if by_pts:
+        order = sorted(timeline)
+        position = {pts: i for i, pts in enumerate(order)}
+        first = order[min(index)]
+        first_at = timeline.index(first)
+        start = max(
+            (k for k in range(first_at + 1) if packets[k].is_keyframe and timeline[k] <= first),
+            default=0,
+        )
+    wanted, last = set(index), max(index)
+    kept, output = {}, -1
+    for packet in packets[start:] + [None]:  # None: flush the frames the decoder holds
+        for frame in stream.codec_context.decode(packet):
+            output += 1
+            i = position.get(frame.pts) if by_pts else output
+            if i in wanted:
+                kept[i] = frame.to_ndarray(format="rgb24")
+            if i is not None and i >= last:
+                break
+        else:
+            continue
+        break
+    missing = sorted(wanted - set(kept))
+    if missing:
+        raise UnreadableVideo(
+            f"video {path}: frames {missing[:5]} of {len(packets)} could not be decoded"
+        )
+    return kept
 
 
 def probe_video(path):

@@ -1,25 +1,76 @@
 """
 Spatial transforms of a clip ``[C, T, H, W]`` (float, normalised): the paper's TSN recipe for
 2D backbones, PySlowFast's scale jitter for SlowFast, and a horizontal flip that knows which
-classes name a direction.
+classes name a direction; and the normalisation that makes such a clip of decoded frames.
+
+Resizes run plane by plane in OpenCV, in float32: bilinear with half-pixel centres and no
+antialiasing, the sampling of ``torch.nn.functional.interpolate(mode="bilinear",
+align_corners=False)`` that PySlowFast's transforms use. Crops are views; the random draws are
+PySlowFast's own, in its order.
 """
 
+import math
 import random
 import re
 
+import cv2
+import numpy as np
 import torch
-import torch.nn.functional as F
 from slowfast.datasets import transform as sf_transform
 
 FLIP_POLICIES = ("skip", "swap", "flip")
 _DIRECTION = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 
 
+def normalise(frames, mean, std):
+    """
+    uint8 frames [T, H, W, C] as a float32 clip [C, T, H, W] of ``(x / 255 - mean) / std`` per
+    channel: a table of the 256 values of each channel, computed with those float32 operations,
+    looked up plane by plane (equal to computing every pixel, at a fraction of the cost).
+    """
+    if frames.dtype != torch.uint8 or frames.dim() != 4:
+        raise ValueError(f"frames must be uint8 [T, H, W, C], got {frames.dtype} "
+                         f"{list(frames.shape)}")
+    table = (torch.arange(256, dtype=torch.float32)[:, None] / 255.0 - torch.tensor(mean))
+    table = (table / torch.tensor(std)).t().contiguous().numpy()  # [C, 256]
+    source = np.ascontiguousarray(frames.numpy())
+    out = np.empty((source.shape[3],) + source.shape[:3], dtype=np.float32)
+    for t, frame in enumerate(source):
+        for c, plane in enumerate(cv2.split(frame)):
+            cv2.LUT(plane, table[c], dst=out[c, t])
+    return torch.from_numpy(out)
+
+
 def resize(frames, height, width):
-    """Bilinear resize of a clip [C, T, H, W] to ``height`` x ``width``."""
-    if frames.shape[-2:] == (height, width):
+    """Bilinear resize of a clip [C, T, H, W] (a view or not) to ``height`` x ``width``, in
+    float32."""
+    if tuple(frames.shape[-2:]) == (height, width):
         return frames
-    return F.interpolate(frames, size=(height, width), mode="bilinear", align_corners=False)
+    source = frames.numpy().astype(np.float32, copy=False)
+    out = np.empty(source.shape[:2] + (height, width), dtype=np.float32)
+    for source_planes, out_planes in zip(source, out):
+        for plane, target in zip(source_planes, out_planes):
+            cv2.resize(plane, (width, height), dst=target, interpolation=cv2.INTER_LINEAR)
+    return torch.from_numpy(out)
+
+
+def short_side_scale_jitter(frames, min_size, max_size):
+    """PySlowFast's ``random_short_side_scale_jitter`` of a clip [C, T, H, W] with this
+    module's ``resize``: the short side to a size drawn uniformly in [``min_size``,
+    ``max_size``] (``np.random``, as PySlowFast), the long side in proportion (floored)."""
+    size = int(round(np.random.uniform(min_size, max_size)))
+    height, width = frames.shape[-2:]
+    if (width <= height and width == size) or (height <= width and height == size):
+        return frames
+    if width < height:
+        return resize(frames, int(math.floor(float(height) / width * size)), size)
+    return resize(frames, size, int(math.floor(float(width) / height * size)))
+
+
+def crop_only(cropped):
+    """The clip of a PySlowFast crop's result: (clip, boxes), or the clip alone where the
+    snapshot's ``random_crop`` finds it already of the crop's size."""
+    return cropped[0] if isinstance(cropped, tuple) else cropped
 
 
 def fixed_crop_offsets(image_h, image_w, crop_h, crop_w):
@@ -73,23 +124,23 @@ def tsn_test(frames, cfg, spatial_idx):
     """Test views for 2D backbones: resize to ``TSN.RESIZE``, then a ``DATA.TEST_CROP_SIZE``
     square crop, centre (``spatial_idx`` 1) or at either end of the long side (0, 2)."""
     frames = resize(frames, *cfg.TSN.RESIZE)
-    return sf_transform.uniform_crop(frames, cfg.DATA.TEST_CROP_SIZE, spatial_idx)[0]
+    return crop_only(sf_transform.uniform_crop(frames, cfg.DATA.TEST_CROP_SIZE, spatial_idx))
 
 
 def dense_train(frames, cfg):
     """PySlowFast's training augmentation: short side jittered in ``DATA.TRAIN_JITTER_SCALES``,
     random ``DATA.TRAIN_CROP_SIZE`` crop."""
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
-    frames, _ = sf_transform.random_short_side_scale_jitter(frames, low, high)
-    return sf_transform.random_crop(frames, cfg.DATA.TRAIN_CROP_SIZE)[0]
+    frames = short_side_scale_jitter(frames, low, high)
+    return crop_only(sf_transform.random_crop(frames, cfg.DATA.TRAIN_CROP_SIZE))
 
 
 def dense_test(frames, cfg, spatial_idx):
     """PySlowFast's test views: short side to ``DATA.TEST_CROP_SIZE``, a square crop at
     ``spatial_idx`` (0, 1, 2: one end, centre, other end of the long side)."""
     size = cfg.DATA.TEST_CROP_SIZE
-    frames, _ = sf_transform.random_short_side_scale_jitter(frames, size, size)
-    return sf_transform.uniform_crop(frames, size, spatial_idx)[0]
+    frames = short_side_scale_jitter(frames, size, size)
+    return crop_only(sf_transform.uniform_crop(frames, size, spatial_idx))
 
 
 def is_directional(class_name):

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+import cv2
 import numpy as np
 import torch
 from slowfast.datasets import utils as sf_utils
@@ -94,8 +95,7 @@ def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None):
     or the test crop ``spatial_idx``, packed into pathways. Returns (pathways, label), the label
     changed where a flip swaps it.
     """
-    frames = (frames.float() / 255.0 - torch.tensor(cfg.DATA.MEAN)) / torch.tensor(cfg.DATA.STD)
-    frames = frames.permute(3, 0, 1, 2)  # [C, T, H, W]
+    frames = transforms.normalise(frames, cfg.DATA.MEAN, cfg.DATA.STD)  # [C, T, H, W]
     if train:
         frames = (transforms.tsn_train if cfg.TSN.ENABLE else transforms.dense_train)(frames, cfg)
         if cfg.DATA.RANDOM_FLIP:
@@ -177,7 +177,8 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         self.split = self.read_split(cfg, mode)
         check_split(cfg, self.split, self.config_name)
         names = self.split.class_names
-        self._flip_map = (
+        # {label: its label after a horizontal flip, or None: never flipped}
+        self.flip_map = (
             transforms.flip_label_map(names, cfg.DATA.DIRECTIONAL_FLIP)
             if names is not None
             else {}
@@ -249,6 +250,9 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         return video, temporal, cfg.TEST.NUM_ENSEMBLE_VIEWS, spatial
 
     def __getitem__(self, index):
+        # One OpenCV thread in a loader worker: the workers are the parallelism, and threads
+        # only slow the resizes of frames this small down when the cores are busy.
+        cv2.setNumThreads(1)
         unreadable = []
         for _ in range(self._num_retries):
             video, temporal, num_temporal, spatial = self.views(index)
@@ -268,6 +272,6 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 f"decode: {unreadable}"
             )
         frames, label = prepare_clip(self.cfg, frames, self.mode == "train", spatial,
-                                     entry.label, self._flip_map)
+                                     entry.label, self.flip_map)
         meta = {"unreadable": len(unreadable)}
         return trainer_item(frames, label, index, meta)

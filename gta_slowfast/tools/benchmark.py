@@ -6,6 +6,8 @@ Speed and memory of models and of the blocks alone, as a Markdown table and JSON
         --batch-size 2
     python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 --batch-size 8
     python -m gta_slowfast.tools.benchmark --cfg A.yaml B.yaml --batch-size 2 --repeats 5
+    python -m gta_slowfast.tools.benchmark --data    # the input pipeline of gta_ssv1, gta_ssv2,
+                                                     # gta_kinetics against its decode limit
 
 Per config (the first of each group is its base) and device: parameters, fvcore GFLOPs of one
 clip, forward (eval, no grad) and forward+backward (train, mean of the logits as loss, gradients
@@ -24,6 +26,11 @@ the time between CUDA events recorded around the pass; the JSON keeps every pass
 average, which tell how much other processes disturbed the run. Everything measured on a device
 is timed in turns, one pass of each per round, so such load falls on all of them alike. Results
 go to ``--output-dir`` (default ``output/benchmark`` of the current directory).
+
+``--data`` times the input pipeline instead: training items per second of each dataset in one
+loader worker against the limit of decoding just the frames an item needs, on sample releases
+of realistic size written once under ``--output-dir`` (``gta_slowfast.tools.benchmark_data``
+says what exactly is timed). Results go to ``data.md`` and ``data.json`` there.
 
 Peak memory, in MiB above what the model (or block) and its input already hold:
 - CUDA: ``torch.cuda.max_memory_allocated`` over one pass, minus the memory allocated before it.
@@ -50,6 +57,7 @@ import time
 import torch
 
 from .. import cli
+from . import benchmark_data
 from .complexity import any_block, measure
 
 logger = logging.getLogger(__name__)
@@ -455,6 +463,21 @@ def benchmark(args):
     )
 
 
+def data_benchmark(args):
+    """``--data``: the input pipeline of each dataset against its decode limit (JSON-ready)."""
+    cfgs = args.cfg or [benchmark_data.DATASET_CONFIGS[d]
+                        for d in (args.data or sorted(benchmark_data.DATASET_CONFIGS))]
+    load_before = _load()
+    rows = benchmark_data.benchmark_data(cfgs, args.output_dir, args.warmup, args.items,
+                                         list(args.opts or []))
+    return dict(
+        machine=machine_info([torch.device("cpu")]),
+        settings=dict(configs=cfgs, opts=list(args.opts or []), warmup=args.warmup,
+                      rounds=args.items, load_average=[load_before, _load()]),
+        rows=rows,
+    )
+
+
 STATISTICS = {"median": statistics.median, "min": min}
 
 
@@ -572,6 +595,12 @@ def parser():
     p.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
                    help="where benchmark.md and benchmark.json go (default: "
                    f"{DEFAULT_OUTPUT_DIR}, under the current directory)")
+    p.add_argument("--data", nargs="*", choices=sorted(benchmark_data.DATASET_CONFIGS),
+                   metavar="DATASET", help="time the input pipeline of these datasets "
+                   "(default: all, each with its R2D-50 8-frame config; with --cfg: the "
+                   "configs' TRAIN.DATASET) against its decode limit, instead of the models")
+    p.add_argument("--items", type=int, default=40,
+                   help="--data: training items timed per dataset (default 40)")
     p.add_argument("--memory-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("opts", nargs=argparse.REMAINDER, default=None,
                    help="KEY VALUE config overrides for all configs (GTA.* also for the blocks)")
@@ -588,17 +617,20 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     if min(args.batch_size, args.repeats) < 1 or args.warmup < 0:
         parser().error("--batch-size and --repeats must be >= 1, --warmup >= 0")
+    if args.data is not None and (args.items < 1 or args.warmup < 0):
+        parser().error("--items must be >= 1, --warmup >= 0")
     with cli.reported_errors(parser(), args.debug):
-        report = benchmark(args)
+        report = data_benchmark(args) if args.data is not None else benchmark(args)
     out_dir = args.output_dir
     os.makedirs(out_dir, exist_ok=True)
-    table = markdown(report)
-    for name, text in (("benchmark.md", table + "\n"), ("benchmark.json", json.dumps(report, indent=2))):
+    stem = "data" if args.data is not None else "benchmark"
+    table = (benchmark_data.markdown if args.data is not None else markdown)(report)
+    for name, text in ((f"{stem}.md", table + "\n"), (f"{stem}.json", json.dumps(report, indent=2))):
         with open(os.path.join(out_dir, name), "w") as f:
             f.write(text)
     print(table)
-    print(f"\nwritten: {os.path.join(out_dir, 'benchmark.md')}, "
-          f"{os.path.join(out_dir, 'benchmark.json')}")
+    print(f"\nwritten: {os.path.join(out_dir, stem + '.md')}, "
+          f"{os.path.join(out_dir, stem + '.json')}")
     return 0
 
 
