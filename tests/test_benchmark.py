@@ -85,6 +85,22 @@ def test_slowfast_model(tmp_path, capsys):
     assert row["type"] == "gta" and row["train_ms"] > 0
 
 
+def test_compile_rows_form_their_own_group_of_compiled_models(tmp_path):
+    """--compile: each model once more under torch.compile, in a group of its own (its time
+    ratios are to the compiled base); the blocks alone stay eager."""
+    configs = [write_config(tmp_path, "none"), write_config(tmp_path, "gta")]
+    args = benchmark.parser().parse_args(["--cfg", *configs, "--compile", "--block-variants", "gta"])
+    entries = benchmark.describe_targets(benchmark.config_groups(args), [], args)
+    assert [(e["group"], e["name"]) for e in entries] == [
+        ("models", "none.yaml"), ("models", "gta.yaml"), ("block res3", "gta block res3"),
+        ("block res4", "gta block res4"), ("models torch.compile", "none.yaml"),
+        ("models torch.compile", "gta.yaml"),
+    ]
+    eager, compiled = (benchmark.spec_target(e["spec"]) for e in (entries[1], entries[5]))
+    assert isinstance(compiled.module, torch._dynamo.eval_frame.OptimizedModule)
+    assert not isinstance(eager.module, torch._dynamo.eval_frame.OptimizedModule)
+
+
 @pytest.mark.skipif(not benchmark.cpu_memory_supported(), reason="needs Linux /proc/self/clear_refs")
 def test_cpu_peak_memory_in_a_subprocess():
     """A block whose training pass holds a few MiB of activations shows them, forward less."""

@@ -6,6 +6,7 @@ Speed and memory of models and of the blocks alone, as a Markdown table and JSON
         --batch-size 2
     python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 --batch-size 8
     python -m gta_slowfast.tools.benchmark --cfg A.yaml B.yaml --batch-size 2 --repeats 5
+    python -m gta_slowfast.tools.benchmark --compile --warmup 2 --no-blocks   # + torch.compile
     python -m gta_slowfast.tools.benchmark --data    # the input pipeline of gta_ssv1, gta_ssv2,
                                                      # gta_kinetics against its decode limit
 
@@ -14,7 +15,8 @@ clip, forward (eval, no grad) and forward+backward (train, mean of the logits as
 freed before each pass) time and throughput, and the peak memory of one pass; with
 ``--activation-checkpoint`` also each config with added blocks under
 ``GTA.ACTIVATION_CHECKPOINT True``; with ``--precision fp16 bf16`` the same under autocast
-(PySlowFast's ``TRAIN.MIXED_PRECISION`` is fp16 autocast). Then the block alone
+(PySlowFast's ``TRAIN.MIXED_PRECISION`` is fp16 autocast); with ``--compile`` every model once
+more under ``torch.compile``, in groups of their own. Then the block alone
 (``--block-variants``, built by ``gta_slowfast.blocks.build_variant``) at the res3 and res4 input
 shapes of R2D-50: [N, 8w, T, crop/8, crop/8] and [N, 16w, T, crop/16, crop/16] with w =
 4 x RESNET.WIDTH_PER_GROUP of the first config ([N, 512, 8, 28, 28] and [N, 1024, 8, 14, 14] at
@@ -45,6 +47,7 @@ Peak memory, in MiB above what the model (or block) and its input already hold:
 
 import argparse
 import gc
+import itertools
 import json
 import logging
 import os
@@ -246,7 +249,10 @@ def spec_target(spec):
     """The target a JSON-able ``spec`` describes (what a memory subprocess rebuilds)."""
     precision = spec.get("precision", "fp32")
     if spec["kind"] == "model":
-        return model_target(spec["cfg"], spec["opts"], spec["batch_size"], precision)
+        target = model_target(spec["cfg"], spec["opts"], spec["batch_size"], precision)
+        if spec.get("compile"):
+            target.module = torch.compile(target.module)
+        return target
     return block_target(spec["variant"], spec["shape"], spec["opts"], precision)
 
 
@@ -374,8 +380,9 @@ def describe_targets(groups, opts, args):
     from .. import dummy_inputs, load_config
 
     entries = []
-    for precision in args.precision:
+    for precision, compiled in itertools.product(args.precision, [False] + [True] * args.compile):
         tag = "" if precision == "fp32" else f" ({precision})"
+        tag += " torch.compile" if compiled else ""
         for title, paths in groups:
             for i, path in enumerate(paths, start=1):
                 cfg = load_config(path, opts)
@@ -386,12 +393,13 @@ def describe_targets(groups, opts, args):
                         type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-", precision=precision,
                         input=[list(x.shape) for x in dummy_inputs(cfg, args.batch_size)],
                         spec=dict(kind="model", cfg=path, opts=opts + extra,
-                                  batch_size=args.batch_size, precision=precision),
+                                  batch_size=args.batch_size, precision=precision,
+                                  compile=compiled),
                         params_m=params, gflops=flops,
                     ))
                 logger.info("[%d/%d] %s: %.2f M params, %.2f GFLOPs", i, len(paths), path,
                             params, flops)
-        if args.blocks:
+        if args.blocks and not compiled:
             shapes = block_shapes(load_config(groups[0][1][0], opts), args.batch_size)
             for stage, shape in shapes.items():
                 for variant in args.block_variants:
@@ -454,7 +462,8 @@ def benchmark(args):
         machine=machine_info(devices),
         settings=dict(
             configs=[path for _, paths in groups for path in paths], opts=opts,
-            precision=list(args.precision), activation_checkpoint=args.activation_checkpoint, batch_size=args.batch_size, warmup=args.warmup,
+            precision=list(args.precision), activation_checkpoint=args.activation_checkpoint,
+            compile=args.compile, batch_size=args.batch_size, warmup=args.warmup,
             repeats=args.repeats, statistic=args.statistic, devices=[str(d) for d in devices],
             memory=args.memory,
             block_variants=list(args.block_variants) if args.blocks else [],
@@ -575,6 +584,9 @@ def parser():
                    help="fp32, or autocast to fp16 / bf16 (PySlowFast's "
                    "TRAIN.MIXED_PRECISION is fp16 autocast); each adds a set of rows "
                    "(default: fp32)")
+    p.add_argument("--compile", action="store_true",
+                   help="also each model under torch.compile (its own table; the warm-up "
+                        "rounds compile, so use --warmup 2 or more)")
     p.add_argument("--batch-size", type=int, default=1, help="clips per pass (default 1)")
     p.add_argument("--frames", type=int, help="DATA.NUM_FRAMES (default: each config's)")
     p.add_argument("--crop", type=int, help="DATA.TRAIN_CROP_SIZE (default: each config's)")
