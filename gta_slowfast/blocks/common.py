@@ -90,8 +90,9 @@ def window_max(x, window):
     ph, pw = window
     oh, ow = h // ph, w // pw
     x = x[:, :, : oh * ph, : ow * pw]
-    windows = x.reshape(n, t, oh, ph, ow, pw, c).permute(0, 1, 2, 4, 6, 3, 5)
-    return windows.reshape(n, t, oh * ow, c, ph * pw).max(dim=-1).values
+    # Channels stay innermost: the copy moves rows of C values, the max runs across them.
+    windows = x.reshape(n, t, oh, ph, ow, pw, c).permute(0, 1, 2, 4, 3, 5, 6)
+    return windows.reshape(n, t, oh * ow, ph * pw, c).max(dim=3).values
 
 
 def recomputed(function, *inputs, modules):
