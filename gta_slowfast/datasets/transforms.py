@@ -7,6 +7,7 @@ classes name a direction.
 import random
 import re
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from slowfast.datasets import transform as sf_transform
@@ -77,9 +78,13 @@ def tsn_test(frames, cfg, spatial_idx):
 
 
 def dense_train(frames, cfg):
-    """PySlowFast's training augmentation: short side jittered in ``DATA.TRAIN_JITTER_SCALES``,
-    random ``DATA.TRAIN_CROP_SIZE`` crop."""
+    """PySlowFast's training augmentation (``utils.spatial_sampling``): short side jittered in
+    ``DATA.TRAIN_JITTER_SCALES`` (uniformly, or with ``DATA.INV_UNIFORM_SAMPLE`` its inverse
+    uniformly in [1 / max, 1 / min], as main's ``random_short_side_scale_jitter``), random
+    ``DATA.TRAIN_CROP_SIZE`` crop."""
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
+    if cfg.DATA.INV_UNIFORM_SAMPLE:  # main's rule, which the snapshot's function lacks
+        low = high = int(round(1.0 / np.random.uniform(1.0 / high, 1.0 / low)))
     frames, _ = sf_transform.random_short_side_scale_jitter(frames, low, high)
     return sf_transform.random_crop(frames, cfg.DATA.TRAIN_CROP_SIZE)[0]
 
