@@ -403,6 +403,21 @@ def test_tsn_keys_with_a_dataset_that_ignores_them_are_refused(ssv1_root, tmp_pa
         launch.preflight(cfg)
 
 
+@pytest.mark.parametrize("dataset, rule, message", [
+    ("kinetics", "ssv2", r"DATA.TEMPORAL_SAMPLING='ssv2', but dataset 'kinetics' samples frames "
+                         r"its own way; .* or set DATA.TEMPORAL_SAMPLING dense"),
+    ("synthetic", "tsn", r"DATA.TEMPORAL_SAMPLING='tsn', but dataset 'synthetic'"),
+])
+def test_a_temporal_sampling_a_dataset_ignores_is_refused(ssv1_root, dataset, rule, message):
+    from gta_slowfast.datasets.checks import check_recipe_keys
+
+    cfg = ss_cfg(1, ssv1_root, "TSN.ENABLE", "False", "DATA.TEMPORAL_SAMPLING", rule)
+    with pytest.raises(ReleaseError, match=message):
+        check_recipe_keys(cfg, dataset)
+    cfg.DATA.TEMPORAL_SAMPLING = "dense"
+    check_recipe_keys(cfg, dataset)
+
+
 # ---------------------------------------------------------------- run_net on each release
 
 

@@ -265,7 +265,6 @@ def function_key_differences(checkpoint, cfg, report):
         if not matters(cfg, report):
             continue
         theirs = stored[key] if key in stored else _value(defaults, key)
-        theirs = list(theirs) if isinstance(theirs, tuple) else theirs
         ours = _value(cfg, key)
         if theirs != ours:
             differences.append((key, theirs, ours))

@@ -58,7 +58,7 @@ def check_registered(dataset, key):
 def check_recipe_keys(cfg, dataset):
     """Keys that only the release datasets read must not be set for another dataset, where
     they would be ignored without a word."""
-    if is_release_dataset(dataset) or dataset == "synthetic":
+    if is_release_dataset(dataset):
         return
     if cfg.TSN.ENABLE:
         raise ReleaseError(
