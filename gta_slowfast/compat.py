@@ -171,6 +171,9 @@ def _backfill_snapshot():
     # Swap the loaded frames' channels (BGR <-> RGB), as in main, whose ssv2 loader reads frames
     # with OpenCV (BGR). The snapshot's own loaders decode RGB with PyAV and do not read it.
     _defaults._C.DATA.REVERSE_INPUT_CHANNEL = False
+    # Draw the training short side's inverse uniformly in 1 / DATA.TRAIN_JITTER_SCALES, as in
+    # main (its SSv2 recipe sets it). Read by the gta_* datasets.
+    _defaults._C.DATA.INV_UNIFORM_SAMPLE = False
     # Fine-tune from TRAIN.CHECKPOINT_FILE_PATH at epoch 0 with a fresh optimizer, ignoring the
     # epoch and optimizer state it stores, as in main (gta_slowfast.checkpoint reads both).
     _defaults._C.TRAIN.CHECKPOINT_EPOCH_RESET = False

@@ -72,6 +72,13 @@ def add_gta_config(cfg):
     # model's T (both time axes, each row's total weight kept; gta_slowfast.checkpoint.resample).
     # False: such a checkpoint is refused, naming DATA.NUM_FRAMES.
     cfg.GTA.RESAMPLE_CHECKPOINT = False
+
+    # Refuse to test or resume from a checkpoint whose stored config differs from this one in
+    # a key that changes what the network computes but none of its tensors (MODEL.ARCH,
+    # TSM.ENABLE / FRACTION / PLACEMENT, and where the blocks' tensors coincide NONLOCAL.TYPE,
+    # NONLOCAL.INSTANTIATION, GTA.SPATIAL_POOL; gta_slowfast.checkpoint.matching.FUNCTION_KEYS);
+    # fine-tuning from one is logged as a warning. False: load it anyway, with a warning.
+    cfg.GTA.CHECK_CHECKPOINT_CONFIG = True
     return cfg
 
 
@@ -128,13 +135,26 @@ def _add_dataset_config(cfg):
         # Separator of path and label in Kinetics-layout CSVs (PySlowFast main's key).
         cfg.DATA.PATH_LABEL_SEPARATOR = " "
 
+    # Which frames of a video make a clip, for the gta_* datasets (the spatial recipe is
+    # TSN.ENABLE, chosen apart from it; gta_slowfast.datasets.sampling):
+    # "dense": PySlowFast's Kinetics sampling (decoder.get_start_end_idx, temporal_sampling):
+    #   DATA.NUM_FRAMES frames DATA.SAMPLING_RATE apart at DATA.TARGET_FPS, one window;
+    # "tsn": TSN segments as TSM's ops/dataset.py (the paper's 2D recipe): DATA.NUM_FRAMES
+    #   segments, a random frame of each in training (_sample_indices), the centres in test
+    #   and, as the second of two test views, the segment starts (_get_test_indices with
+    #   twice_sample);
+    # "ssv2": PySlowFast's Something-Something sampling (slowfast/datasets/ssv2.py,
+    #   get_seq_frames; the paper's 3D recipe): DATA.NUM_FRAMES segments over the whole video,
+    #   a random frame of each in training, the middle of each in test.
+    cfg.DATA.TEMPORAL_SAMPLING = "dense"
+
     cfg.TSN = CfgNode()
 
-    # The paper's recipe for 2D backbones (appendix C): TSN segment sampling of
-    # DATA.NUM_FRAMES segments (a random frame of each in training, the centre in test; test
-    # view j of TEST.NUM_ENSEMBLE_VIEWS at offset (j + 1/2) / views of each segment), frames
-    # resized to TSN.RESIZE, TSN multi-scale crop resized to DATA.TRAIN_CROP_SIZE. False:
-    # PySlowFast's dense sampling (DATA.SAMPLING_RATE) and short-side scale jitter.
+    # The spatial recipe of the paper's 2D backbones (appendix C, TSM's ops/transforms.py):
+    # frames resized to TSN.RESIZE, TSN multi-scale crop resized to DATA.TRAIN_CROP_SIZE in
+    # training, a DATA.TEST_CROP_SIZE crop of the resized frames in test. False: PySlowFast's
+    # short-side scale jitter (DATA.TRAIN_JITTER_SCALES, DATA.INV_UNIFORM_SAMPLE) and crops.
+    # Temporal sampling is DATA.TEMPORAL_SAMPLING.
     cfg.TSN.ENABLE = False
 
     # [height, width] every frame is resized to before cropping, in training and test.

@@ -76,7 +76,7 @@ def create_model(config, num_classes=None, checkpoint=None, checkpoint_type="pyt
     cfg = load_config(_config_path(config), overrides)
     model = build_model(cfg)
     if checkpoint:
-        load_checkpoint(checkpoint, model, kind=checkpoint_type, mode="exact")
+        load_checkpoint(checkpoint, model, kind=checkpoint_type, mode="exact", cfg=cfg)
     model.cfg = cfg
     return model.eval()
 
@@ -93,10 +93,7 @@ def load_clip(path, cfg, view=0, spatial_idx=1):
     views = max(cfg.TEST.NUM_ENSEMBLE_VIEWS, 1)
 
     def indices(num_frames, fps):
-        if cfg.TSN.ENABLE:
-            return sampling.segment_indices(num_frames, cfg.DATA.NUM_FRAMES, view, views)
-        return sampling.dense_indices(num_frames, cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE,
-                                      fps, cfg.DATA.TARGET_FPS, view, views)
+        return sampling.clip_indices(cfg, num_frames, fps, view, views)
 
     if os.path.isdir(path):
         frames, _ = decoding.read_frame_folder(path, lambda n: indices(n, cfg.DATA.FRAMES_FPS))

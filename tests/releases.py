@@ -3,9 +3,10 @@ Tiny fake dataset releases in the official layouts (Something-Something v1 JPEG 
 lists, v2 VP9 .webm and JSON lists, Kinetics-layout CSVs of video files), written with PIL and
 PyAV, for the dataset tests.
 
-every frame codes its own index in its lower half (grey level 16 + 8 k, k < 30), so a test can read
-back which frames a clip holds; in the upper half a bright bar moves left to right, right to
-left, or stands still, as the class name says.
+Every frame codes its own index k in its lower half, as two grey bands of level 16 + 8 d (the
+upper band d = k // 30, the lower d = k % 30; k < 900), so a test can read back which frames a
+clip holds; in the upper half a bright bar moves left to right, right to left, or stands still,
+as the class name says.
 """
 
 import json
@@ -25,6 +26,7 @@ SS_CLASSES = [
     "Turning the camera right while filming something",
 ]
 HEIGHT, WIDTH = 48, 64
+DIGIT = 30  # grey levels of one band of the frame-index code
 
 
 def direction_of(class_name):
@@ -39,10 +41,13 @@ def direction_of(class_name):
 
 def frames_of(num_frames, direction, height=HEIGHT, width=WIDTH):
     """uint8 frames [T, H, W, 3]: index-coded lower half, a bar moving by ``direction``."""
+    if num_frames > DIGIT * DIGIT:
+        raise ValueError(f"the frame-index code holds {DIGIT * DIGIT} frames, not {num_frames}")
     frames = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
-    top = height // 2
+    top, middle = height // 2, height * 3 // 4
     for k in range(num_frames):
-        frames[k, top:] = min(16 + 8 * k, 255)
+        frames[k, top:middle] = 16 + 8 * (k // DIGIT)
+        frames[k, middle:] = 16 + 8 * (k % DIGIT)
         frames[k, :top] = 40
         s = k / max(num_frames - 1, 1)
         pos = 0.3 + 0.4 * s if direction >= 0 else 0.7 - 0.4 * s
@@ -54,9 +59,13 @@ def frames_of(num_frames, direction, height=HEIGHT, width=WIDTH):
 def decoded_frame_index(clip_frames, mean, std):
     """Frame indices read back from a normalised clip [C, T, H, W] (lower-half grey level)."""
     c, t, h, w = clip_frames.shape
-    lower = clip_frames[:, :, h * 3 // 4:, :].double()
-    values = (lower * std + mean).mean(dim=(0, 2, 3)) * 255.0
-    return [int(round((v.item() - 16) / 8)) for v in values]
+
+    def digits(top, bottom):  # the middle of a band, clear of its blurred edges
+        band = clip_frames[:, :, h * top // 16:h * bottom // 16, :].double()
+        values = (band * std + mean).mean(dim=(0, 2, 3)) * 255.0
+        return [int(round((v.item() - 16) / 8)) for v in values]
+
+    return [DIGIT * high + low for high, low in zip(digits(9, 11), digits(13, 15))]
 
 
 def bar_positions(clip_frames):

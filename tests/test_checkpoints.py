@@ -902,3 +902,73 @@ def test_run_net_multi_view_test_of_a_gta_checkpoint(tiny, tmp_path, trainer):
     expected = 6 * torch.softmax(bias, dim=0)  # 6 views, scores summed
     assert video_preds.shape == (6, 6) and sorted(video_labels.tolist()) == list(range(6))
     torch.testing.assert_close(video_preds, expected.expand(6, 6), rtol=1e-5, atol=1e-6)
+
+# ---------------------------------------------------------------------------------------------
+# Keys that change what the network computes but none of its tensors
+
+
+def _with(cfg, **keys):
+    for key, value in keys.items():
+        node, name = key.rsplit("__", 1) if "__" in key else (None, key)
+        (cfg[node] if node else cfg)[name] = value
+    return cfg
+
+
+def _stock(path):
+    """The checkpoint at ``path`` as stock PySlowFast would have saved it: its stored config
+    without the TSM node, which PySlowFast does not have."""
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    stored = yaml.safe_load(data["cfg"])
+    del stored["TSM"]
+    data["cfg"] = yaml.safe_dump(stored)
+    torch.save(data, path)
+    return path
+
+
+@pytest.mark.parametrize("saved, loaded, stock, key, theirs, ours", [
+    (dict(TSM__ENABLE=True), {}, False, "TSM.ENABLE", True, False),
+    ({}, dict(TSM__ENABLE=True), True, "TSM.ENABLE", False, True),
+    (dict(TSM__ENABLE=True, TSM__FRACTION=0.25), dict(TSM__ENABLE=True), False,
+     "TSM.FRACTION", 0.25, 0.125),
+    (dict(NONLOCAL__TYPE="dnl"), dict(NONLOCAL__TYPE="sa_tape"), False,
+     "NONLOCAL.TYPE", "dnl", "sa_tape"),
+])
+def test_a_checkpoint_of_another_function_is_refused_naming_the_key(
+    tmp_path, saved, loaded, stock, key, theirs, ours, caplog
+):
+    saved_cfg = _with(cfg_of("gta"), **saved)
+    path = save_pyslowfast(build(saved_cfg), saved_cfg, tmp_path / "saved", 3)
+    if stock:
+        path = _stock(path)
+    cfg = _with(cfg_of("gta"), **loaded)
+    model = build(cfg, seed=1)
+    with pytest.raises(ck.CheckpointError) as refusal:
+        ck.load_checkpoint(path, model, mode="exact", cfg=cfg)
+    message = str(refusal.value)
+    assert "\n" not in message
+    assert f"{key} {theirs} in the checkpoint, {ours} in this config" in message
+    assert f"Set {key} {theirs} " in message and "GTA.CHECK_CHECKPOINT_CONFIG False" in message
+    # the same through the test plan that every tool uses (run_net's pre-flight here)
+    cfg.OUTPUT_DIR = str(tmp_path / "out")
+    cfg.TRAIN.ENABLE, cfg.TEST.CHECKPOINT_FILE_PATH = False, path
+    with pytest.raises(ck.CheckpointError, match=re.escape(f"{key} {theirs} in the checkpoint")):
+        ck.preflight(cfg)
+    # the flag loads it anyway, and a fine-tune starts from it; both say so
+    cfg.GTA.CHECK_CHECKPOINT_CONFIG = False
+    caplog.clear()
+    report = ck.load_checkpoint(path, model, mode="exact", cfg=cfg)
+    assert report.loaded and f"{key} {theirs} in the checkpoint" in caplog.text
+    cfg.GTA.CHECK_CHECKPOINT_CONFIG = True
+    caplog.clear()
+    ck.load_checkpoint(path, model, mode="finetune", cfg=cfg)
+    assert f"{key} {theirs} in the checkpoint" in caplog.text
+
+
+def test_keys_that_do_not_matter_are_not_compared(tmp_path):
+    """TSM's fraction without TSM, and the block type where the blocks are new, change
+    nothing the checkpoint computed."""
+    saved_cfg = _with(plain_cfg(), TSM__FRACTION=0.25)
+    path = save_pyslowfast(build(saved_cfg), saved_cfg, tmp_path / "saved", 3)
+    ck.load_checkpoint(path, build(plain_cfg()), mode="exact", cfg=plain_cfg())
+    report = ck.load_checkpoint(path, build(cfg_of("gta")), mode="finetune", cfg=cfg_of("gta"))
+    assert report.new_blocks

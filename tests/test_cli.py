@@ -181,3 +181,41 @@ def test_a_failed_pyslowfast_config_assertion_names_the_check(tiny_config):  # n
     check_one_line(result, "run_net.py", r".*PySlowFast's assert_and_infer_cfg refuses the "
                                          r"config: assert cfg.RESNET.WIDTH_PER_GROUP % "
                                          r"cfg.RESNET.NUM_GROUPS == 0")
+
+
+@pytest.mark.skipif(launch.upstream.find_checkout() is None,
+                    reason="the installed PySlowFast has no trainer (tools/train_net.py)")
+def test_fewer_classes_than_pyslowfasts_top5_end_before_any_worker(tiny_config):  # noqa: F811
+    """PySlowFast's train_epoch computes top-5 errors and fails at its first iteration with
+    fewer classes; the launcher says so first."""
+    result = command(RUN_NET, "--cfg", tiny_config, "MODEL.NUM_CLASSES", "3")
+    check_one_line(result, "run_net.py", re.escape(
+        f"{tiny_config}: MODEL.NUM_CLASSES=3: PySlowFast's trainer computes top-5 errors"))
+    assert "Train with config" not in result.stdout
+
+
+@requires_main
+def test_stock_kinetics_on_main_ends_in_one_line(tiny_config, tmp_path):  # noqa: F811
+    """PySlowFast main's Kinetics decoder returns no frames; the pre-flight's refusal of it is
+    a user error, one line and exit status 2."""
+    from releases import make_kinetics
+
+    root = make_kinetics(str(tmp_path / "kinetics"), containers=(("mp4", "mpeg4"),))
+    result = command(RUN_NET, "--cfg", tiny_config, "TRAIN.DATASET", "kinetics",
+                     "TEST.DATASET", "kinetics", "DATA.PATH_TO_DATA_DIR", root,
+                     "DATA.PATH_PREFIX", root)
+    check_one_line(result, "run_net.py",
+                   f"{re.escape(tiny_config)}: PySlowFast's Kinetics decoder .* cannot decode")
+
+
+def test_an_unreadable_first_test_video_ends_in_one_line(tiny_config, tmp_path):  # noqa: F811
+    from releases import make_kinetics
+
+    root = make_kinetics(str(tmp_path / "kinetics"), containers=(("mp4", "mpeg4"),))
+    with open(os.path.join(root, "videos", "clip000.mp4"), "wb") as f:
+        f.write(b"not a video")
+    result = command(RUN_NET, "--cfg", tiny_config, "--trainer", "fallback",
+                     "TRAIN.ENABLE", "False", "TEST.DATASET", "gta_kinetics",
+                     "DATA.PATH_TO_DATA_DIR", root, "DATA.PATH_PREFIX", root)
+    check_one_line(result, "run_net.py", f"{re.escape(tiny_config)}: gta_kinetics test split, "
+                                         f"first item: video .*clip000.mp4 cannot be")

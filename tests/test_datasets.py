@@ -62,12 +62,6 @@ def unnormalise_args(cfg):
     return torch.tensor(cfg.DATA.MEAN).view(3, 1, 1, 1), torch.tensor(cfg.DATA.STD).view(3, 1, 1, 1)
 
 
-def tsn_test_reference(num_video_frames, num_segments, view, num_views):
-    """TSN / TSM test offsets: tick = N / S; frame int(tick * (x + (view + 1/2) / views))."""
-    tick = num_video_frames / float(num_segments)
-    return [int(tick * (x + (view + 0.5) / num_views)) for x in range(num_segments)]
-
-
 # ---------------------------------------------------------------- layouts, labels, items
 
 
@@ -115,7 +109,7 @@ def test_items_are_what_the_trainer_expects(version, ssv1_root, ssv2_root):
         assert item[-1] == {"unreadable": 0}
 
 
-def test_slowfast_config_packs_two_pathways_with_dense_sampling(ssv2_root):
+def test_slowfast_config_packs_two_pathways(ssv2_root):
     cfg = gta_slowfast.load_config(
         os.path.join(CONFIGS, "SSv2", "SLOWFAST_16x8_R50_GTA.yaml"),
         ["DATA.PATH_TO_DATA_DIR", ssv2_root, "MODEL.NUM_CLASSES", "6", "NUM_GPUS", "0",
@@ -158,27 +152,6 @@ def test_kinetics_videos_decode_in_every_container(extension, kinetics_root):
 # ---------------------------------------------------------------- sampling
 
 
-@pytest.mark.parametrize("num_video_frames", [5, 8, 17, 20, 23, 100])
-@pytest.mark.parametrize("num_views", [1, 2])
-def test_segment_test_indices_follow_tsn(num_video_frames, num_views):
-    for view in range(num_views):
-        got = sampling.segment_indices(num_video_frames, 8, view, num_views).tolist()
-        assert got == tsn_test_reference(num_video_frames, 8, view, num_views)
-
-
-@pytest.mark.parametrize("num_video_frames", [8, 17, 23, 100])
-def test_segment_train_indices_are_random_frames_of_each_segment(num_video_frames):
-    torch.manual_seed(0)
-    seen = [set() for _ in range(8)]
-    for _ in range(400):
-        for i, frame in enumerate(sampling.segment_indices(num_video_frames, 8).tolist()):
-            seen[i].add(frame)
-    for i in range(8):
-        segment = {f for f in range(num_video_frames)
-                   if i * num_video_frames / 8 < f + 1 and f < (i + 1) * num_video_frames / 8}
-        assert seen[i] == segment, f"segment {i}"
-
-
 def test_dense_indices_follow_pyslowfast():
     from slowfast.datasets import decoder
 
@@ -187,22 +160,6 @@ def test_dense_indices_follow_pyslowfast():
         start, end = decoder.get_start_end_idx(300, 64 * 30 / 30, clip_idx, 10)[:2]  # main adds one
         expected = decoder.temporal_sampling(frames, start, end, 8).flatten().tolist()
         assert sampling.dense_indices(300, 8, 8, 30.0, 30, clip_idx, 10).tolist() == expected
-
-
-@pytest.mark.parametrize("version", [1, 2])
-def test_clips_hold_the_tsn_frames(version, ssv1_root, ssv2_root):
-    cfg = ss_cfg(version, ssv1_root if version == 1 else ssv2_root,
-                 "TEST.NUM_ENSEMBLE_VIEWS", "2", "TEST.NUM_SPATIAL_CROPS", "3")
-    dataset = build_dataset(cfg.TEST.DATASET, cfg, "test")
-    mean, std = unnormalise_args(cfg)
-    lengths = (20, 23, 17)
-    for video in range(3):
-        views = [decoded_frame_index(dataset[video * 6 + view][0][0], mean, std) for view in (0, 3)]
-        for view, got in enumerate(views):
-            assert got == tsn_test_reference(lengths[video], 8, view, 2), (video, view)
-        assert views[0] != views[1]
-    val = build_dataset(cfg.TEST.DATASET, cfg, "val")
-    assert decoded_frame_index(val[0][0][0], mean, std) == tsn_test_reference(20, 8, 0, 1)
 
 
 def test_three_test_crops_are_distinct(ssv2_root):
@@ -282,7 +239,8 @@ def broken_copy(src, dst, edit):
         (1, lambda r: os.remove(os.path.join(r, "something-something-v1-labels.csv")),
          "something-something-v1-labels.csv does not exist"),
         (2, lambda r: os.remove(os.path.join(r, "something-something-v2-labels.json")),
-         "something-something-v2-labels.json does not exist"),
+         r"holds no Something-Something v2 labels file: expected "
+         r"something-something-v2-labels.json or labels/labels.json"),
         (1, lambda r: open(os.path.join(r, "something-something-v1-train.csv"), "a").write(
             "999;Juggling something\n"),
          "something-something-v1-train.csv:13: video 999 has class 'Juggling something'"),
@@ -304,6 +262,30 @@ def test_a_wrong_release_is_named(version, edit, message, ssv1_root, ssv2_root, 
     root = broken_copy(ssv1_root if version == 1 else ssv2_root, str(tmp_path / "release"), edit)
     with pytest.raises(ReleaseError, match=message):
         build_dataset(f"gta_ssv{version}", ss_cfg(version, root), "train")
+
+
+def test_ssv2_label_files_under_labels_are_read_alike(ssv2_root, tmp_path):
+    def move(root):
+        os.makedirs(os.path.join(root, "labels"))
+        for role in ("labels", "train", "validation", "test"):
+            os.replace(os.path.join(root, f"something-something-v2-{role}.json"),
+                       os.path.join(root, "labels", f"{role}.json"))
+
+    root = broken_copy(ssv2_root, str(tmp_path / "release"), move)
+    for mode in ("train", "val"):
+        theirs = build_dataset("gta_ssv2", ss_cfg(2, ssv2_root), mode)
+        ours = build_dataset("gta_ssv2", ss_cfg(2, root), mode)
+        assert ours.class_names == theirs.class_names
+        assert [(e.video_id, e.label) for e in ours.split.entries] == \
+            [(e.video_id, e.label) for e in theirs.split.entries]
+        assert ours.split.sources[0].endswith(os.path.join("labels", "train.json" if mode ==
+                                                           "train" else "validation.json"))
+    os.remove(os.path.join(root, "labels", "validation.json"))
+    with pytest.raises(ReleaseError, match=r"holds no Something-Something v2 validation file: "
+                                           r"expected something-something-v2-labels.json with "
+                                           r"something-something-v2-validation.json or "
+                                           r"labels/labels.json with labels/validation.json"):
+        build_dataset("gta_ssv2", ss_cfg(2, root), "val")
 
 
 def test_class_count_unlike_the_label_file_is_named(ssv2_root):
@@ -575,6 +557,21 @@ def test_tsn_keys_with_a_dataset_that_ignores_them_are_refused(ssv1_root, tmp_pa
     cfg = ss_cfg(1, ssv1_root, "TRAIN.DATASET", "kinetics", "TRAIN.CHECKPOINT_FILE_PATH", "")
     with pytest.raises(ReleaseError, match="TSN.ENABLE is True, but dataset 'kinetics'"):
         launch.preflight(cfg)
+
+
+@pytest.mark.parametrize("dataset, rule, message", [
+    ("kinetics", "ssv2", r"DATA.TEMPORAL_SAMPLING='ssv2', but dataset 'kinetics' samples frames "
+                         r"its own way; .* or set DATA.TEMPORAL_SAMPLING dense"),
+    ("synthetic", "tsn", r"DATA.TEMPORAL_SAMPLING='tsn', but dataset 'synthetic'"),
+])
+def test_a_temporal_sampling_a_dataset_ignores_is_refused(ssv1_root, dataset, rule, message):
+    from gta_slowfast.datasets.checks import check_recipe_keys
+
+    cfg = ss_cfg(1, ssv1_root, "TSN.ENABLE", "False", "DATA.TEMPORAL_SAMPLING", rule)
+    with pytest.raises(ReleaseError, match=message):
+        check_recipe_keys(cfg, dataset)
+    cfg.DATA.TEMPORAL_SAMPLING = "dense"
+    check_recipe_keys(cfg, dataset)
 
 
 # ---------------------------------------------------------------- run_net on each release

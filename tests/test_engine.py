@@ -252,7 +252,7 @@ def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
     if compat.GENERATION == "snapshot":
         launch.preflight(cfg)
     else:
-        with pytest.raises(RuntimeError, match=r"cannot decode .*train_00000.mp4.*99a655b"):
+        with pytest.raises(ReleaseError, match=r"cannot decode .*train_00000.mp4.*99a655b"):
             launch.preflight(cfg)
 
 

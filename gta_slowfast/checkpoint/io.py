@@ -47,8 +47,15 @@ class Checkpoint:
     model_state: "OrderedDict[str, torch.Tensor]"
     epoch: Optional[int] = None  # None: the file stores no epoch (Caffe2, converted files)
     optimizer_state: Optional[dict] = None
-    # DATA.NUM_FRAMES of the config stored with it (PySlowFast's cfg.dump()); None: none stored.
-    num_frames: Optional[int] = None
+    # The config stored with it (PySlowFast's cfg.dump()), as {"DATA.NUM_FRAMES": 8, ...}:
+    # every key it holds, by full name; None: it stores no config.
+    stored_config: Optional[dict] = None
+
+    @property
+    def num_frames(self):
+        """DATA.NUM_FRAMES of the stored config, or None."""
+        frames = (self.stored_config or {}).get("DATA.NUM_FRAMES")
+        return frames if isinstance(frames, int) else None
 
 
 class _Caffe2Unpickler(pickle.Unpickler):
@@ -148,8 +155,20 @@ def _read_caffe2(path):
     return Checkpoint(path, "caffe2", state)
 
 
-def _stored_num_frames(cfg_text):
-    """DATA.NUM_FRAMES of the YAML config text a PySlowFast checkpoint stores, or None."""
+def _flatten(node, prefix=""):
+    """{"DATA.NUM_FRAMES": 8, ...}: the values of a nested dict by full key."""
+    flat = {}
+    for name, value in node.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def _stored_config(cfg_text):
+    """The YAML config text a PySlowFast checkpoint stores, by full key (``_flatten``), or
+    None where it stores none (or text that is not a YAML mapping)."""
     import yaml
 
     if not isinstance(cfg_text, str):
@@ -158,9 +177,7 @@ def _stored_num_frames(cfg_text):
         stored = yaml.safe_load(cfg_text)
     except yaml.YAMLError:
         return None
-    data = stored.get("DATA") if isinstance(stored, dict) else None
-    frames = data.get("NUM_FRAMES") if isinstance(data, dict) else None
-    return frames if isinstance(frames, int) else None
+    return _flatten(stored) if isinstance(stored, dict) else None
 
 
 def _read_pytorch(path):
@@ -185,7 +202,7 @@ def _read_pytorch(path):
                     for k, v in state.items()),
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
-        num_frames=_stored_num_frames(data.get("cfg")),
+        stored_config=_stored_config(data.get("cfg")),
     )
 
 

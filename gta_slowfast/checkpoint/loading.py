@@ -17,14 +17,15 @@ is refused, naming the key that starts fine-tuning instead.
 """
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import slowfast.utils.checkpoint as cu
 import slowfast.utils.logging as logging
+from fvcore.common.config import CfgNode
 
 from .. import compat
 from .io import CheckpointError, read_checkpoint
-from .matching import clear_names, match_state
+from .matching import clear_names, describe_differences, function_key_differences, match_state
 
 logger = logging.get_logger(__name__)
 
@@ -54,20 +55,42 @@ def _restore_optimizer(optimizer, checkpoint, report):
     report.optimizer_restored = True
 
 
+def check_config_of(checkpoint, cfg, report):
+    """
+    Compares the config stored with ``checkpoint`` with the run's ``cfg`` in the keys that
+    change the function but not the tensors (``matching.FUNCTION_KEYS``). Where they differ, an
+    exact load (a test, a resume: the network is used as loaded) is refused with one line
+    naming the keys, both values and ``GTA.CHECK_CHECKPOINT_CONFIG`` (False: loaded anyway,
+    with a warning); a fine-tune (a new start, trained further) is logged as a warning.
+    """
+    differences = function_key_differences(checkpoint, cfg, report)
+    if not differences:
+        return
+    message = describe_differences(checkpoint.path, differences)
+    if report.mode == "exact" and cfg.GTA.CHECK_CHECKPOINT_CONFIG:
+        raise CheckpointError(message)
+    logger.warning(message)
+
+
 def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
-                    optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False):
+                    optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False,
+                    cfg=None):
     """
     Loads the checkpoint at ``path`` into ``model`` (DDP-wrapped or not) as ``match_state``
     decides and, as PySlowFast does, takes its epoch (and, given ``optimizer``, its optimizer
     state) unless ``epoch_reset``. ``clear_name_pattern``: as PySlowFast, applied to PyTorch
     checkpoints loaded without inflation. ``resample``: GTA matrices of another clip length are
-    resampled to the model's. Logs and returns the LoadReport.
+    resampled to the model's. ``cfg``: the run's config, which the checkpoint's stored config
+    must agree with where a key changes the function but not the tensors
+    (``check_config_of``). Logs and returns the LoadReport.
     """
     net = model.module if hasattr(model, "module") else model
     checkpoint = read_checkpoint(path, kind)
     if clear_name_pattern and kind == "pytorch" and not inflate:
         checkpoint.model_state = clear_names(checkpoint.model_state, clear_name_pattern)
     to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample)
+    if cfg is not None:
+        check_config_of(checkpoint, cfg, report)
     if checkpoint.epoch is not None and not epoch_reset:
         report.epoch = checkpoint.epoch
         if optimizer is not None:
@@ -90,6 +113,7 @@ class LoadPlan:
     epoch_reset: bool = False
     clear_name_pattern: Tuple[str, ...] = ()
     resample: bool = False  # GTA.RESAMPLE_CHECKPOINT
+    cfg: Optional[CfgNode] = None  # the run's config, checked against the stored one
 
     def __post_init__(self):
         if self.purpose == "test" and self.mode != "exact":
@@ -102,7 +126,7 @@ class LoadPlan:
         logger.info("Load from %s: %s", self.source, self.path)
         return load_checkpoint(
             self.path, model, self.kind, self.inflate, self.mode, optimizer,
-            self.epoch_reset, self.clear_name_pattern, self.resample,
+            self.epoch_reset, self.clear_name_pattern, self.resample, self.cfg,
         )
 
 
@@ -118,7 +142,7 @@ def train_plan(cfg):
     if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
         last = _last_checkpoint(cfg)
         # As train_net: no fall-back to TRAIN.CHECKPOINT_FILE_PATH once OUTPUT_DIR has one.
-        return LoadPlan("the last checkpoint of OUTPUT_DIR", last, "train") if last else None
+        return LoadPlan("the last checkpoint of OUTPUT_DIR", last, "train", cfg=cfg) if last else None
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TRAIN.CHECKPOINT_FILE_PATH",
@@ -130,6 +154,7 @@ def train_plan(cfg):
             epoch_reset=cfg.TRAIN.CHECKPOINT_EPOCH_RESET,
             clear_name_pattern=tuple(cfg.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN),
             resample=cfg.GTA.RESAMPLE_CHECKPOINT,
+            cfg=cfg,
         )
     return None
 
@@ -141,14 +166,15 @@ def test_plan(cfg):
     if cfg.TEST.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TEST.CHECKPOINT_FILE_PATH", cfg.TEST.CHECKPOINT_FILE_PATH, "test",
-            kind=cfg.TEST.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT,
+            kind=cfg.TEST.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT, cfg=cfg,
         )
     if cu.has_checkpoint(cfg.OUTPUT_DIR):
-        return LoadPlan("the last checkpoint of OUTPUT_DIR", _last_checkpoint(cfg), "test")
+        return LoadPlan("the last checkpoint of OUTPUT_DIR", _last_checkpoint(cfg), "test",
+                        cfg=cfg)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TRAIN.CHECKPOINT_FILE_PATH", cfg.TRAIN.CHECKPOINT_FILE_PATH, "test",
-            kind=cfg.TRAIN.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT,
+            kind=cfg.TRAIN.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT, cfg=cfg,
         )
     return None
 

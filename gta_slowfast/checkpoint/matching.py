@@ -212,6 +212,78 @@ def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_fra
     )
 
 
+def _uses_tsm(cfg, report):
+    return cfg.TSM.ENABLE
+
+
+def _blocks_from_checkpoint(report):
+    """True if the model has blocks at NONLOCAL.LOCATION and every tensor of them came from the
+    checkpoint (the blocks' tensors coincide, so their type cannot tell them apart)."""
+    return not report.new_blocks and any(BLOCK_KEY.match(name) for name in report.loaded)
+
+
+# Config keys that change what a network computes but none of its tensors: a checkpoint loaded
+# under another value of one of them fits without a word and computes another function. Each
+# with when it matters (``(run config, LoadReport) -> bool``).
+FUNCTION_KEYS = (
+    ("MODEL.ARCH", lambda cfg, report: True),  # e.g. 2d and c2d: c2d pools time after res2
+    ("TSM.ENABLE", lambda cfg, report: True),
+    ("TSM.FRACTION", _uses_tsm),
+    ("TSM.PLACEMENT", _uses_tsm),
+    ("NONLOCAL.TYPE", lambda cfg, report: _blocks_from_checkpoint(report)),
+    ("NONLOCAL.INSTANTIATION",
+     lambda cfg, report: cfg.NONLOCAL.TYPE == "nonlocal" and _blocks_from_checkpoint(report)),
+    ("GTA.SPATIAL_POOL",
+     lambda cfg, report: cfg.NONLOCAL.TYPE != "nonlocal" and _blocks_from_checkpoint(report)),
+)
+# The key that loads such a checkpoint anyway.
+CONFIG_CHECK_KEY = "GTA.CHECK_CHECKPOINT_CONFIG"
+
+
+def _value(node, key):
+    for part in key.split("."):
+        node = node[part]
+    return list(node) if isinstance(node, tuple) else node
+
+
+def function_key_differences(checkpoint, cfg, report):
+    """
+    ``[(key, checkpoint's value, run's value)]`` for the ``FUNCTION_KEYS`` where the config
+    stored with ``checkpoint`` and the run's ``cfg`` differ, where they matter (``report``:
+    what the load took from it). A key the stored config lacks (a checkpoint of stock
+    PySlowFast) has its default value, the stock behaviour; a checkpoint that stores no config
+    has no differences.
+    """
+    from slowfast.config.defaults import get_cfg
+
+    stored = checkpoint.stored_config
+    if stored is None:
+        return []
+    defaults = get_cfg()
+    differences = []
+    for key, matters in FUNCTION_KEYS:
+        if not matters(cfg, report):
+            continue
+        theirs = stored[key] if key in stored else _value(defaults, key)
+        ours = _value(cfg, key)
+        if theirs != ours:
+            differences.append((key, theirs, ours))
+    return differences
+
+
+def describe_differences(path, differences):
+    """One line: the keys where the checkpoint at ``path`` and the run differ, both values, and
+    the flag that loads it anyway."""
+    keys = "; ".join(f"{key} {theirs} in the checkpoint, {ours} in this config"
+                     for key, theirs, ours in differences)
+    match = " ".join(f"{key} {theirs}" for key, theirs, _ in differences)
+    return (
+        f"checkpoint {path} was saved by a network that computes another function with the "
+        f"same tensors: {keys}. Set {match} to run the network it was trained as, or "
+        f"{CONFIG_CHECK_KEY} False to load it anyway"
+    )
+
+
 def match_state(model, checkpoint, inflate=False, mode="finetune", resample=False):
     """
     Decides, tensor by tensor, what of ``checkpoint`` goes into ``model`` (see the module

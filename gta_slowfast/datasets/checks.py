@@ -18,6 +18,8 @@ from .video_dataset import ReleaseError, ReleaseVideoDataset, check_split
 logger = logging.getLogger(__name__)
 
 PYSLOWFAST_CSV_DATASETS = ("kinetics",)
+# The DATA.TEMPORAL_SAMPLING rule that PySlowFast's own datasets follow whatever the key says.
+PYSLOWFAST_SAMPLING = {"kinetics": "dense", "ssv2": "ssv2"}
 IMAGENET_START = "r2d50_imagenet.pyth"
 PROBED_VIDEOS = 4
 
@@ -56,12 +58,19 @@ def check_registered(dataset, key):
 def check_recipe_keys(cfg, dataset):
     """Keys that only the release datasets read must not be set for another dataset, where
     they would be ignored without a word."""
-    if is_release_dataset(dataset) or dataset == "synthetic":
+    if is_release_dataset(dataset):
         return
     if cfg.TSN.ENABLE:
         raise ReleaseError(
             f"TSN.ENABLE is True, but dataset {dataset!r} does not implement TSN sampling; use "
             f"gta_ssv1, gta_ssv2 or gta_kinetics, or set TSN.ENABLE False"
+        )
+    sampling = cfg.DATA.TEMPORAL_SAMPLING
+    if sampling != "dense" and sampling != PYSLOWFAST_SAMPLING.get(dataset):
+        raise ReleaseError(
+            f"DATA.TEMPORAL_SAMPLING={sampling!r}, but dataset {dataset!r} samples frames its "
+            f"own way; use gta_ssv1, gta_ssv2 or gta_kinetics, or set DATA.TEMPORAL_SAMPLING "
+            f"{PYSLOWFAST_SAMPLING.get(dataset, 'dense')}"
         )
     if dataset == "ssv2" and cfg.DATA.RANDOM_FLIP and cfg.DATA.DIRECTIONAL_FLIP != "flip":
         raise ReleaseError(
@@ -88,9 +97,13 @@ def check_imagenet_start(cfg):
 
 
 def check_release_split(cfg, dataset, split):
-    """Builds a release dataset (which checks its files) and decodes its first item."""
+    """Builds a release dataset (which checks its files) and decodes its first item; a video
+    that does not decode raises ReleaseError naming it."""
     data = build_dataset(dataset, cfg, split)
-    data[0]
+    try:
+        data[0]
+    except UnreadableVideo as err:
+        raise ReleaseError(f"{dataset} {split} split, first item: {err}") from err
     return len(data.split.entries)
 
 
@@ -116,7 +129,7 @@ def check_csv_split(cfg, split):
 def check_pyslowfast_decoding(cfg, path):
     """
     Decodes the video at ``path`` through PySlowFast's own ``decoder.decode`` as its Kinetics
-    dataset does for training, and raises if no frames come back. On PySlowFast main no video
+    dataset does for training, and raises ReleaseError if no frames come back. On PySlowFast main no video
     decodes: its ``pyav`` path fails on every video since commit 99a655b (2022-04-06:
     ``decode`` passes lists to ``pyav_decode``), its ``torchvision`` path needs a video reader
     that torchvision >= 0.28 no longer has, and a container without a stream duration
@@ -143,7 +156,7 @@ def check_pyslowfast_decoding(cfg, path):
     else:
         reason = "no frames came back"
     if result is None:
-        raise RuntimeError(
+        raise ReleaseError(
             f"PySlowFast's Kinetics decoder (DATA.DECODING_BACKEND="
             f"{cfg.DATA.DECODING_BACKEND!r}) cannot decode {path} ({reason}). On PySlowFast "
             f"main no backend decodes today: 'pyav' fails on every video since commit 99a655b "

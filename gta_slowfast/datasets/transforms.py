@@ -54,11 +54,16 @@ def resize(frames, height, width):
     return torch.from_numpy(out)
 
 
-def short_side_scale_jitter(frames, min_size, max_size):
+def short_side_scale_jitter(frames, min_size, max_size, inverse_uniform=False):
     """PySlowFast's ``random_short_side_scale_jitter`` of a clip [C, T, H, W] with this
     module's ``resize``: the short side to a size drawn uniformly in [``min_size``,
-    ``max_size``] (``np.random``, as PySlowFast), the long side in proportion (floored)."""
-    size = int(round(np.random.uniform(min_size, max_size)))
+    ``max_size``] (``np.random``, as PySlowFast), or with ``inverse_uniform`` its inverse
+    uniformly in [1 / max, 1 / min] (main's ``inverse_uniform_sampling``), the long side in
+    proportion (floored)."""
+    if inverse_uniform:
+        size = int(round(1.0 / np.random.uniform(1.0 / max_size, 1.0 / min_size)))
+    else:
+        size = int(round(np.random.uniform(min_size, max_size)))
     height, width = frames.shape[-2:]
     if (width <= height and width == size) or (height <= width and height == size):
         return frames
@@ -128,10 +133,12 @@ def tsn_test(frames, cfg, spatial_idx):
 
 
 def dense_train(frames, cfg):
-    """PySlowFast's training augmentation: short side jittered in ``DATA.TRAIN_JITTER_SCALES``,
-    random ``DATA.TRAIN_CROP_SIZE`` crop."""
+    """PySlowFast's training augmentation (``utils.spatial_sampling``): short side jittered in
+    ``DATA.TRAIN_JITTER_SCALES`` (uniformly, or with ``DATA.INV_UNIFORM_SAMPLE`` its inverse
+    uniformly in [1 / max, 1 / min], as main's ``random_short_side_scale_jitter``), random
+    ``DATA.TRAIN_CROP_SIZE`` crop."""
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
-    frames = short_side_scale_jitter(frames, low, high)
+    frames = short_side_scale_jitter(frames, low, high, cfg.DATA.INV_UNIFORM_SAMPLE)
     return crop_only(sf_transform.random_crop(frames, cfg.DATA.TRAIN_CROP_SIZE))
 
 

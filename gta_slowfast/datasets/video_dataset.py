@@ -155,8 +155,10 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
     A video classification dataset read from a release as downloaded. Subclasses implement
     ``read_split(cfg, mode) -> ReleaseSplit``.
 
-    Sampling: with ``TSN.ENABLE`` the paper's 2D recipe (TSN segments, resize to
-    ``TSN.RESIZE``, multi-scale crop), else PySlowFast's dense sampling and scale jitter.
+    Sampling: the frames of a clip by ``DATA.TEMPORAL_SAMPLING`` (``sampling.clip_indices``:
+    TSM's TSN segments, PySlowFast's SSv2 segments or its dense window); the spatial recipe by
+    ``TSN.ENABLE`` (the paper's 2D recipe: resize to ``TSN.RESIZE``, multi-scale crop), else
+    PySlowFast's scale jitter.
     Training takes a random clip, flipped under ``DATA.RANDOM_FLIP`` / ``DATA.DIRECTIONAL_FLIP``;
     validation the first test view (centre clip, centre crop); test
     ``TEST.NUM_ENSEMBLE_VIEWS`` x ``TEST.NUM_SPATIAL_CROPS`` views per video. A video that fails
@@ -171,6 +173,7 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         if mode not in MODES:
             raise ReleaseError(f"{self.config_name}: split {mode!r} is not one of {MODES}")
         check_supported(cfg, self.config_name)
+        sampling.check_temporal_sampling(cfg)
         self.cfg = cfg
         self.mode = mode
         self._num_retries = num_retries
@@ -215,14 +218,8 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
 
     def frame_indices(self, num_video_frames, fps, view, num_views):
         """Indices of the frames of temporal view ``view`` of ``num_views`` (-1: a random
-        training clip)."""
-        cfg = self.cfg
-        if cfg.TSN.ENABLE:
-            return sampling.segment_indices(num_video_frames, cfg.DATA.NUM_FRAMES, view, num_views)
-        return sampling.dense_indices(
-            num_video_frames, cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE, fps,
-            cfg.DATA.TARGET_FPS, view, num_views,
-        )
+        training clip), by ``DATA.TEMPORAL_SAMPLING``."""
+        return sampling.clip_indices(self.cfg, num_video_frames, fps, view, num_views)
 
     def read_clip(self, entry, view, num_views):
         """uint8 frames [T, H, W, 3] of temporal view ``view`` of ``num_views`` of ``entry``."""
@@ -267,7 +264,7 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 logger.warning("%s; replaced by a random other video (%s)", err, self.mode)
                 index = random.randrange(len(self))
         else:
-            raise RuntimeError(
+            raise decoding.UnreadableVideo(
                 f"{self.config_name} {self.mode}: {len(unreadable)} videos in a row failed to "
                 f"decode: {unreadable}"
             )

@@ -251,6 +251,8 @@ def main(argv=None):
         for path in args.cfg_files:
             with cli.about(path):
                 cfg = run_config(args, path)
+                if train is upstream_train:
+                    upstream.check_config(cfg)
                 preflight(cfg, pyslowfast_loader=train is upstream_train)
             cfgs.append((path, cfg))
     for path, cfg in cfgs:

@@ -37,6 +37,24 @@ def find_checkout(root=None):
     return guess if os.path.isfile(os.path.join(guess, "tools", "train_net.py")) else None
 
 
+# The k of the top-k errors PySlowFast's trainer computes at every iteration
+# (tools/train_net.py: topks_correct(preds, labels, (1, 5)); TestMeter.finalize_metrics).
+TOP_K = 5
+
+
+def check_config(cfg):
+    """Refuses a config that PySlowFast's trainer starts and then fails on: a single-label
+    model with fewer than ``TOP_K`` classes, whose top-5 error stops it at the first
+    iteration ("selected index k out of range")."""
+    if cfg.MODEL.NUM_CLASSES < TOP_K and not cfg.DATA.get("MULTI_LABEL", False):
+        raise ValueError(
+            f"MODEL.NUM_CLASSES={cfg.MODEL.NUM_CLASSES}: PySlowFast's trainer computes top-"
+            f"{TOP_K} errors (tools/train_net.py, topks_correct(preds, labels, (1, 5))) and "
+            f"stops at its first iteration with fewer than {TOP_K} classes; use --trainer "
+            f"fallback (it reports top-{cfg.MODEL.NUM_CLASSES}), or at least {TOP_K} classes"
+        )
+
+
 def allow_cpu_run():
     """
     PySlowFast main's ``train_epoch`` calls ``torch.cuda.synchronize()`` and

@@ -79,7 +79,7 @@ def build(cfg_path, checkpoint, opts):
     cfg = load_config(cfg_path, opts)
     cfg.NUM_GPUS = 0
     model = build_model(cfg).eval()
-    plan = LoadPlan("--checkpoint", checkpoint, "test") if checkpoint else test_plan(cfg)
+    plan = LoadPlan("--checkpoint", checkpoint, "test", cfg=cfg) if checkpoint else test_plan(cfg)
     if plan is None:
         logger.warning(
             "%s: no --checkpoint, no TEST.CHECKPOINT_FILE_PATH and no checkpoint in %s; the "
