@@ -257,6 +257,68 @@ def test_output_norm_keeps_statistics_and_evaluates_as_batchnorm3d(cls, kwargs, 
     assert got.is_contiguous(memory_format=memory)
 
 
+def test_precise_bn_statistics_reach_the_blocks_norms():
+    """fvcore's (and PySlowFast's) precise BN counts every norm's inputs through a forward hook:
+    the blocks' final norms must be called then, and end with the statistics precise BN gives
+    torch's own BatchNorm3d fed with the same inputs W_O A + b."""
+    from fvcore.nn.precise_bn import update_bn_stats
+
+    torch.manual_seed(0)
+    part = SpatialSelfAttention(32, 16, zero_init_final_norm=False).double().train()
+    batches = [torch.randn(2, 32, 4, 6, 6, dtype=torch.float64) + i for i in range(3)]
+
+    class Reference(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = copy.deepcopy(part.bn)
+
+        def forward(self, x):
+            with torch.no_grad():
+                parts = part.attend(x)
+                z = sum(torch.nn.functional.conv3d(a, w) for a, w in
+                        zip(parts, part.output_weights(parts)))
+            return self.bn(z + part.conv_out.bias[:, None, None, None])
+
+    reference = Reference().train()
+    update_bn_stats(reference, batches, len(batches))
+    update_bn_stats(part, batches, len(batches))
+    assert reference.bn.running_var.abs().min() > 0.1  # not the estimator's initial zeros
+    torch.testing.assert_close(part.bn.running_mean, reference.bn.running_mean,
+                               rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(part.bn.running_var, reference.bn.running_var,
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_output_norm_gradients_keep_their_digits_with_a_large_mean():
+    """float32 gradients of Eq. (4)'s norm against float64, where the attention output's mean
+    is a hundred times its spread: as close as torch's own batch norm gets (within 3x)."""
+    torch.manual_seed(0)
+    part = SpatialSelfAttention(64, 32, zero_init_final_norm=False)
+    torch.nn.init.uniform_(part.bn.weight, 0.5, 1.5)
+    a = torch.randn(2, 32, 4, 6, 6, dtype=torch.float64) * 0.1 + 10.0
+    x = torch.randn(2, 64, 4, 6, 6, dtype=torch.float64)
+    weights = [part.conv_out.weight.detach().reshape(64, 32).double()]
+
+    def grads(dtype, fused):
+        norm = copy.deepcopy(part.bn).to(dtype)
+        w = [weight.to(dtype).detach().requires_grad_() for weight in weights]
+        ai = a.to(dtype).detach().requires_grad_()
+        bias = part.conv_out.bias.detach().to(dtype)
+        if fused:
+            from gta_slowfast.blocks.fused_norm import project_norm_residual
+            y = project_norm_residual(x.to(dtype), [ai], w, bias, norm)
+        else:
+            z = torch.einsum("oc,nc...->no...", w[0], ai) + bias[:, None, None, None]
+            y = x.to(dtype) + norm(z)
+        y.mul(torch.linspace(-1, 1, y.numel(), dtype=dtype).reshape(y.shape)).sum().backward()
+        return [ai.grad.double(), w[0].grad.double(), norm.weight.grad.double()]
+
+    want = grads(torch.float64, False)
+    for got, torch_bn, exact in zip(grads(torch.float32, True), grads(torch.float32, False), want):
+        scale = exact.abs().max()
+        assert (got - exact).abs().max() / scale <= 3 * (torch_bn - exact).abs().max() / scale
+
+
 @pytest.mark.parametrize("variant", ["gta", "dnl", "sa_tape"])
 def test_activation_checkpoint_gives_identical_results(variant):
     """GTA.ACTIVATION_CHECKPOINT: the same outputs, gradients and running statistics."""

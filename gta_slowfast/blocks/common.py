@@ -8,7 +8,8 @@ kernel (``scaled_dot_product_attention``: no attention map is kept), max-pooled 
 keep their argmax, not the map they were pooled from. The output path, Eq. (4)'s
 X + BN(A W_O), is one product per part in training and in evaluation (``fused_norm``): nothing of
 C channels at full resolution is kept for the backward or recomputed in it. Where that path does
-not apply (autocast, a synchronised or sub-batch norm, tracing, ``torch.compile``), the final
+not apply (``fused_norm_applies``: autocast or half precision, a synchronised, sub-batch or hooked
+norm such as precise BN's; and tracing, ``torch.compile``), the final
 norm's input is recomputed in the backward from the attention output (C' channels) by one 1x1
 convolution rather than kept. While a module is traced (fvcore's FLOP count, ``torch.jit.trace``),
 attention is written out as the two matmuls and the softmax it computes, so that every

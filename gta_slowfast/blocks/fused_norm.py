@@ -11,26 +11,36 @@ normalisation), and z, C channels at full resolution, is never made. The backwar
 needs the sums of the incoming gradient G and of G * z_hat per channel; the second is
 rowdot(W, G A^T) in terms of the weight gradient's own product G A^T, and the gradient of A is
 (s W)^T G minus a C' x C' correction applied to A. For the backward the function keeps A (which
-the block holds anyway), Cov(A) and C-long vectors: nothing of C channels at full resolution, and
-nothing is recomputed.
+the generic path keeps too), Cov(A) and C-long vectors: nothing of C channels at full resolution,
+and nothing is recomputed. It is differentiable once (no double backward or forward-mode AD).
 
 Evaluation mode (running statistics) folds the norm into the product: Y = X + (s W) A + shift.
+
+Precision: var(z) from Cov(A) carries the rounding of Cov(A)'s entries, so in float32 it is less
+exact than a batch norm's own two-pass variance where a channel's var(z) is small beside
+|w_c|^2 ||Cov(A)|| (W_O's row nearly orthogonal to the directions in which A varies most);
+covariance and gradients are computed from the centred A, so a large mean of A costs nothing.
 """
 
 import torch
 from torch.autograd.function import once_differentiable
+from torch.nn.modules import module as nn_module
 
 
 def fused_norm_applies(norm, x):
     """Whether ``project_norm_residual`` computes Eq. (4) for ``norm`` and input ``x``: a plain
     ``BatchNorm3d`` with affine parameters and running statistics (not a synchronised or
-    sub-batch norm, which keep their own statistics), float32 or float64 outside autocast."""
+    sub-batch norm, which keep their own statistics), float32 or float64 outside autocast, and
+    no forward hook that expects the norm to be called (fvcore's and PySlowFast's precise BN
+    statistics count each norm's inputs through one)."""
+    hooks = nn_module._global_forward_pre_hooks or nn_module._global_forward_hooks
     return (
         type(norm) is torch.nn.BatchNorm3d
         and norm.affine
         and norm.track_running_stats
         and x.dtype in (torch.float32, torch.float64)
         and not torch.is_autocast_enabled(x.device.type)
+        and not (hooks or norm._forward_pre_hooks or norm._forward_hooks)
     )
 
 
@@ -105,6 +115,10 @@ class _ProjectNormResidual(torch.autograd.Function):
         parts, weights = parts_and_weights[:num_parts], parts_and_weights[num_parts:]
         matrices = _matrices(parts)
         count = matrices[0].shape[0] * matrices[0].shape[2]
+        if count < 2:
+            raise ValueError(
+                f"{type(norm).__name__}: expected more than 1 value per channel when training, "
+                f"got input size {list(x.shape)}")
         means = [a.mean(dim=(0, 2)) for a in matrices]
         centred = [a - m[:, None] for a, m in zip(matrices, means)]
         cov = torch.cat([torch.cat([_gram(a, b) for b in centred], dim=1) for a in centred])
@@ -113,13 +127,14 @@ class _ProjectNormResidual(torch.autograd.Function):
         w = torch.cat(weights, dim=1)
         mean_a = torch.cat(means)
         w_mean = w @ mean_a
-        var = ((w @ cov) * w).sum(dim=1)
+        # w_c^T Cov w_c, not below zero where rounding would take it there.
+        var = ((w @ cov) * w).sum(dim=1).clamp_min(0)
         invstd = torch.rsqrt(var + norm.eps)
         scale = gamma * invstd
         out = _project(x, parts, [weight * scale[:, None] for weight in weights],
                        beta - scale * w_mean)
         _update_running_statistics(norm, w_mean + bias, var, count)
-        ctx.save_for_backward(gamma, invstd, w, mean_a, cov, w_mean, *matrices)
+        ctx.save_for_backward(gamma, invstd, w, mean_a, cov, *matrices)
         ctx.splits = [weight.shape[1] for weight in weights]
         ctx.count = count
         return out
@@ -127,34 +142,37 @@ class _ProjectNormResidual(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
-        gamma, invstd, w, mean_a, cov, w_mean, *matrices = ctx.saved_tensors
+        gamma, invstd, w, mean_a, cov, *matrices = ctx.saved_tensors
         n, c = grad_out.shape[:2]
         count = ctx.count
         g = grad_out.reshape(n, c, -1)
+        # In terms of the centred A - mean(A) (whose mean is zero), as the forward's covariance:
+        # the sums below then do not lose digits to a large mean.
+        centred = [a - m[:, None] for a, m in zip(matrices, mean_a.split(ctx.splits))]
         sum_g = g.sum(dim=(0, 2))
-        g_at = torch.cat([_gram(g, a) for a in matrices], dim=1)  # sum_n G_n A_n^T, [C, C']
-        sum_g_xhat = invstd * ((w * g_at).sum(dim=1) - w_mean * sum_g)
+        g_at = torch.cat([_gram(g, a) for a in centred], dim=1)  # sum_n G_n A_n^T, [C, C']
+        sum_g_xhat = invstd * (w * g_at).sum(dim=1)
         a = gamma * invstd
         u = a * sum_g / count
         v = a * sum_g_xhat / count
         vr = v * invstd
-        grad_w = a[:, None] * g_at - count * (u[:, None] * mean_a + vr[:, None] * (w @ cov))
-        # dL/dA = (a W)^T G - (W^T diag(v r) W) A - W^T (u - v r W mean(A)).
+        grad_w = a[:, None] * g_at - count * vr[:, None] * (w @ cov)
+        # dL/dA = (a W)^T G - (W^T diag(v r) W) (A - mean(A)) - W^T u.
         correction = w.t() @ (w * vr[:, None])
-        constant = w.t() @ (u - vr * w_mean)
+        constant = w.t() @ u
         grad_parts = []
         ends = torch.tensor(ctx.splits).cumsum(0).tolist()
         rows = [slice(end - size, end) for end, size in zip(ends, ctx.splits)]
         for matrix, rows_j in zip(matrices, rows):
             transposed = _stored_transposed(matrix)
             grad = _product((w[:, rows_j] * a[:, None]).t(), g, transposed)
-            for matrix_k, rows_k in zip(matrices, rows):
+            for matrix_k, rows_k in zip(centred, rows):
                 _product(correction[rows_j][:, rows_k], matrix_k, transposed, out=grad,
                          alpha=-1.0)
             grad.sub_(constant[rows_j][:, None])
             grad_parts.append(grad.reshape(*matrix.shape[:2], *grad_out.shape[2:]))
         grad_weights = list(grad_w.split(ctx.splits, dim=1))
-        return (grad_out, torch.zeros_like(w_mean), sum_g_xhat, sum_g, None, *grad_parts,
+        return (grad_out, torch.zeros_like(sum_g), sum_g_xhat, sum_g, None, *grad_parts,
                 *grad_weights)
 
 
