@@ -75,6 +75,7 @@ def atomic_pyslowfast_saves():
         return
 
     def save(path_to_job, *args, **kwargs):
+        os.makedirs(path_to_job, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=path_to_job)
         try:
             written = original(staging, *args, **kwargs)

@@ -29,15 +29,16 @@ import traceback
 import torch
 
 from .. import cli, compat, load_config
-from ..checkpoint import cpu_cfg
+from ..checkpoint import cpu_cfg, test_plan
 from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
+from ..datasets.registration import synthetic_root
 from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
 from ..blocks import check_variant
 from ..models import build_model
 from . import distributed, fallback, upstream
-from .json_stats import write_json_stats
+from .json_stats import FILENAME as JSON_STATS_FILE, write_json_stats
 
 logger = logging.getLogger(__name__)
 
@@ -254,6 +255,37 @@ def report_per_class_results(cfg, output_dir, title):
     return summary
 
 
+# Where a test-only run in a training run's OUTPUT_DIR writes its logs and results.
+TEST_ONLY_DIR = "test_only"
+
+
+def test_only_folder(cfg):
+    """
+    ``cfg``, or for a test-only run (TRAIN.ENABLE False) in the OUTPUT_DIR of a training run
+    (its json_stats.log records training epochs), a copy that writes its stdout.log,
+    json_stats.log, scores and per-class results to OUTPUT_DIR/test_only instead of over the
+    training run's, and tests what it would have tested there: TEST.CHECKPOINT_FILE_PATH, else
+    the last checkpoint of OUTPUT_DIR, on the same data.
+    """
+    stats = os.path.join(cfg.OUTPUT_DIR, JSON_STATS_FILE)
+    if cfg.TRAIN.ENABLE or not os.path.isfile(stats):
+        return cfg
+    with open(stats) as f:
+        if '"_type": "train_epoch"' not in f.read():
+            return cfg
+    own = cfg.clone()
+    own.defrost()
+    plan = test_plan(cfg)
+    if plan is not None and not cfg.TEST.CHECKPOINT_FILE_PATH:
+        own.TEST.CHECKPOINT_FILE_PATH, own.TEST.CHECKPOINT_TYPE = plan.path, plan.kind
+    if cfg.TEST.DATASET == "synthetic" and not cfg.SYNTHETIC.PATH:
+        own.SYNTHETIC.PATH = synthetic_root(cfg)
+    own.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, TEST_ONLY_DIR)
+    logger.info("Test only, in the OUTPUT_DIR of a training run: logs and results go to %s",
+                own.OUTPUT_DIR)
+    return own
+
+
 def fallback_for_job(job, cfg, train):
     """The fallback loop's (description, train, test) where PySlowFast's trainer (``train``)
     cannot run ``job``: it runs distributed only with NUM_GPUS > 1 processes a machine, each
@@ -286,7 +318,7 @@ def main(argv=None):
         cfgs = []
         for path in args.cfg_files:
             with cli.about(path):
-                cfgs.append((path, run_config(args, path, job)))
+                cfgs.append((path, test_only_folder(run_config(args, path, job))))
         if not job.external:
             job = distributed.job_of({}, args.num_shards, args.shard_id, args.init_method,
                                      cfgs[0][1].NUM_GPUS)
