@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from gta_slowfast.engine import distributed
+from gta_slowfast.engine import distributed, upstream
 from gta_slowfast.engine.distributed import Job, expand_nodelist, job_of
 
 from conftest import REPO
@@ -233,7 +233,14 @@ def test_torchrun_runs_one_job_in_two_processes(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("test top-1") == 1
+    if upstream.find_checkout() is not None:  # PySlowFast main's trainer needs GPUs for this
+        assert result.stdout.count("PySlowFast's trainer runs distributed only on GPUs, "
+                                   "NUM_GPUS > 1 a machine, and this job has 2 CPU processes") == 1
     check_one_job(str(tmp_path / "out"), clips=3, epochs=1)
+    first = open(tmp_path / "out" / "stdout.log").readline()
+    assert first.rstrip().endswith(
+        "Distributed job: world size 2, rank 0 (local rank 0 of 2 on node 0 of 1), backend "
+        "gloo, started by torchrun, init env://, collective timeout 20 s (DIST_TIMEOUT)")
 
 
 def test_srun_job_loses_a_process_and_the_rerun_with_shard_flags_resumes(tmp_path):
