@@ -248,7 +248,7 @@ def test_srun_job_loses_a_process_and_the_rerun_with_shard_flags_resumes(tmp_pat
     host of SLURM_JOB_NODELIST); rank 1 is killed once epoch 1 is saved: rank 0 ends with an
     error within DIST_TIMEOUT. The rerun, two processes with PySlowFast's --num_shards flags,
     resumes from that checkpoint and finishes the job."""
-    config = [write_config(tmp_path), "SOLVER.MAX_EPOCH", "3"]
+    config = [write_config(tmp_path), "SOLVER.MAX_EPOCH", "2"]
     out = tmp_path / "out"
     port = str(free_port())
     logs = [str(tmp_path / f"srun{rank}.log") for rank in range(2)]
@@ -281,6 +281,7 @@ def test_srun_job_loses_a_process_and_the_rerun_with_shard_flags_resumes(tmp_pat
     log = open(out / "stdout.log").read()
     assert f"Load from the last checkpoint of OUTPUT_DIR: {first}" in log
     assert "started by --num_shards" in log
-    # Rank 1 was killed during epoch 1's validation or epoch 2: its validation record may be
-    # missing; nothing is recorded twice.
-    check_one_job(str(out), clips=1, epochs=3, lost=[("val_epoch", "1/3")])
+    # Rank 1 was killed during epoch 1's validation or epoch 2's first step (rank 0 cannot
+    # finish that step without it): epoch 1's validation record may be missing; nothing is
+    # recorded twice.
+    check_one_job(str(out), clips=1, epochs=2, lost=[("val_epoch", "1/2")])
