@@ -135,23 +135,19 @@ def test_gradients_are_averaged_and_the_weights_stay_identical(tmp_path):
     """Two processes, each on its own half of every batch: after every step both hold the
     same weights, those of one process trained by the same optimizer on the whole batch (the
     mean loss over both halves; PySlowFast's SGD: momentum, weight decay)."""
+    import slowfast.models.optimizer as optim
+    import gta_slowfast
+
     (tmp_path / "tiny.yaml").write_text(TINY.format(data=tmp_path / "d", out=tmp_path / "o"))
     torch.manual_seed(1)
     halves = [[(torch.randn(2, 3, 1, 4, 4), torch.randint(0, 6, (2,))) for _ in range(2)]
               for _ in range(2)]
     torch.save(halves, tmp_path / "batches.pt")
-    # fork: the processes start with this one's imports, in a fraction of spawn's time
-    torch.multiprocessing.start_processes(_train_two_steps, args=(free_port(), str(tmp_path)),
-                                          nprocs=2, start_method="fork")
-    seen = torch.load(tmp_path / "weights.pt")
-
-    import slowfast.models.optimizer as optim
-    import gta_slowfast
-
     cfg = gta_slowfast.load_config(str(tmp_path / "tiny.yaml"))
     torch.manual_seed(0)
     model = SmallModel()
     optimizer = optim.construct_optimizer(model, cfg)
+    expected = []
     for step in range(2):
         inputs = torch.cat([halves[0][step][0], halves[1][step][0]])
         labels = torch.cat([halves[0][step][1], halves[1][step][1]])
@@ -159,10 +155,43 @@ def test_gradients_are_averaged_and_the_weights_stay_identical(tmp_path):
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model([inputs]), labels).backward()
         optimizer.step()
+        expected.append([p.detach().clone() for p in model.parameters()])
+    # fork: the processes start with this one's imports, in a fraction of spawn's time
+    torch.multiprocessing.start_processes(_train_two_steps, args=(free_port(), str(tmp_path)),
+                                          nprocs=2, start_method="fork")
+    seen = torch.load(tmp_path / "weights.pt")
+    for step in range(2):
         rank0, rank1 = seen[step]
-        for a, b, ref in zip(rank0, rank1, model.parameters()):
+        for a, b, ref in zip(rank0, rank1, expected[step]):
             assert torch.equal(a, b)
-            torch.testing.assert_close(a, ref.detach(), rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(a, ref, rtol=1e-5, atol=1e-6)
+
+
+def _wait_for_a_stalled_peer(rank, port, results):
+    """Rank 0 all-reduces while rank 1, alive, never joins: rank 0's collective must fail
+    after the group's timeout (1 s), as a collective failure of the job."""
+    import torch.distributed as dist
+
+    job = Job("--num_shards", rank, 2, 0, 1, rank, 2, f"tcp://127.0.0.1:{port}")
+    distributed.init_process_group(job, "gloo", 1)
+    if rank == 1:
+        time.sleep(3)
+        return
+    try:
+        dist.all_reduce(torch.ones(1))
+        outcome = "returned"
+    except Exception as err:
+        outcome = f"{distributed.collective_failure(err)} {type(err).__name__}: {err}"
+    with open(os.path.join(results, "outcome.txt"), "w") as f:
+        f.write(outcome)
+
+
+def test_a_collective_waits_for_a_stalled_process_only_as_long_as_the_timeout(tmp_path):
+    torch.multiprocessing.start_processes(_wait_for_a_stalled_peer,
+                                          args=(free_port(), str(tmp_path)), nprocs=2,
+                                          start_method="fork")
+    outcome = (tmp_path / "outcome.txt").read_text()
+    assert outcome.startswith("True ") and "imed out" in outcome, outcome
 
 
 def write_config(tmp_path):
