@@ -3,7 +3,6 @@ gradients averaged over the job, and two-process runs of run_net.py on 127.0.0.1
 set of checkpoints and logs, every test view counted once, a lost process ending the job, and
 the rerun resuming."""
 
-import json
 import os
 import signal
 import socket

@@ -21,14 +21,11 @@ when one dies, the others end with an error instead of waiting forever.
 
 import datetime
 import itertools
-import logging
 import re
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-
-logger = logging.getLogger(__name__)
 
 # The port a SLURM job meets on without MASTER_PORT: this base plus SLURM_JOB_ID modulo the
 # span, so that two jobs sharing a first node do not collide.

@@ -328,19 +328,20 @@ def main(argv=None):
         for path, cfg in cfgs:
             with cli.about(path):
                 preflight(cfg, pyslowfast_loader=train is upstream_train)
-    if job.external:
-        distributed.init_process_group(job, distributed.backend_of(cfgs[0][1]),
-                                       cfgs[0][1].DIST_TIMEOUT)
-        logger.info(distributed.describe_process())
     try:
+        if job.external:
+            distributed.init_process_group(job, distributed.backend_of(cfgs[0][1]),
+                                           cfgs[0][1].DIST_TIMEOUT)
+            logger.info(distributed.describe_process())
         run_all(args, cfgs, train, test, job)
     except Exception as err:
         if not (job.external and distributed.collective_failure(err)) or args.debug:
             raise
         reason = " ".join(str(err).split())[:300]
         parser.exit(1, f"{parser.prog}: error: rank {job.rank} of {job.world_size}: the job "
-                       f"lost a process (a collective failed, or waited DIST_TIMEOUT="
-                       f"{cfgs[0][1].DIST_TIMEOUT} s): {type(err).__name__}: {reason}\n")
+                       f"lost a process (the meeting at {job.init_method} or a collective "
+                       f"failed, or waited DIST_TIMEOUT={cfgs[0][1].DIST_TIMEOUT} s): "
+                       f"{type(err).__name__}: {reason}\n")
     if job.external:
         torch.distributed.destroy_process_group()
     return 0
