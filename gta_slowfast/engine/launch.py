@@ -312,8 +312,6 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
     with cli.reported_errors(parser, args.debug):
         job = distributed.job_of(os.environ)  # torchrun, srun
-        if job.rank:
-            logging.getLogger().setLevel(logging.WARNING)  # rank 0 speaks for the job
         description, train, test = select_trainer(args.trainer, args.slowfast_root)
         cfgs = []
         for path in args.cfg_files:
@@ -322,6 +320,8 @@ def main(argv=None):
         if not job.external:
             job = distributed.job_of({}, args.num_shards, args.shard_id, args.init_method,
                                      cfgs[0][1].NUM_GPUS)
+        if job.rank:
+            logging.getLogger().setLevel(logging.WARNING)  # rank 0 speaks for the job
         description, train, test = fallback_for_job(job, cfgs[0][1], train) or (
             description, train, test)
         logger.info("Trainer: %s", description)
