@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 
+from gta_slowfast import compat
 from gta_slowfast.engine import distributed, upstream
 from gta_slowfast.engine.distributed import Job, expand_nodelist, job_of
 
@@ -252,11 +253,14 @@ def check_one_job(out, clips, epochs, lost=()):
 def test_torchrun_runs_one_job_in_two_processes(tmp_path):
     """torchrun --nproc_per_node 2 on the CPU: the fallback loop over gloo, one set of
     checkpoints and logs written by rank 0, the test's 3 views of each video spread over both
-    processes and summed once."""
+    processes and summed once. On PySlowFast main, batch norm synchronised over both
+    processes (its NaiveSyncBatchNorm3d, over the machine's process group)."""
+    sync = ["BN.NORM_TYPE", "sync_batchnorm", "BN.NUM_SYNC_DEVICES", "2"]
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
          "--master_addr", "127.0.0.1", "--master_port", str(free_port()), RUN_NET,
-         "--cfg", write_config(tmp_path), "TEST.NUM_ENSEMBLE_VIEWS", "3"],
+         "--cfg", write_config(tmp_path), "TEST.NUM_ENSEMBLE_VIEWS", "3",
+         *(sync if compat.GENERATION == "main" else [])],
         env=clean_env(), capture_output=True, text=True, timeout=TIMEOUT + 240,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -265,6 +269,8 @@ def test_torchrun_runs_one_job_in_two_processes(tmp_path):
         assert result.stdout.count("PySlowFast's trainer runs distributed only on GPUs, "
                                    "NUM_GPUS > 1 a machine, and this job has 2 CPU processes") == 1
     check_one_job(str(tmp_path / "out"), clips=3, epochs=1)
+    if compat.GENERATION == "main":
+        assert "NaiveSyncBatchNorm3d" in open(tmp_path / "out" / "stdout.log").read()
     first = open(tmp_path / "out" / "stdout.log").readline()
     assert first.rstrip().endswith(
         "Distributed job: world size 2, rank 0 (local rank 0 of 2 on node 0 of 1), backend "

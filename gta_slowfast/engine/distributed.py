@@ -205,9 +205,25 @@ def describe_process():
     return "Job: one process (world size 1, rank 0), no process group"
 
 
-class JobFailed(RuntimeError):
-    """A collective of the job failed or timed out: another process died or stopped
-    answering."""
+_machine_groups_made = False
+
+
+def make_machine_groups(cfg):
+    """
+    PySlowFast main's per-machine process groups, as its trainer makes them first
+    (``du.init_distributed_training``: one group of ``processes_per_machine`` ranks a machine;
+    BN.NORM_TYPE sync_batchnorm synchronises over BN.NUM_SYNC_DEVICES of them), for a job of
+    several processes; once a process. PySlowFast's own call skips CPU jobs (NUM_GPUS 0).
+    """
+    global _machine_groups_made
+    from .. import compat
+
+    if compat.GENERATION != "main" or world_size() == 1 or _machine_groups_made:
+        return
+    import slowfast.utils.distributed as du
+
+    du._init_distributed_training(processes_per_machine(cfg), cfg.SHARD_ID)
+    _machine_groups_made = True
 
 
 def collective_failure(err):

@@ -64,6 +64,7 @@ def setup(cfg):
         for handler in std_logging.root.handlers:
             handler.setLevel(std_logging.WARNING)
     logger.info(distributed.describe_process())
+    distributed.make_machine_groups(cfg)
 
 
 def construct_loader(cfg, split):
