@@ -319,3 +319,16 @@ def test_srun_job_loses_a_process_and_the_rerun_with_shard_flags_resumes(tmp_pat
     # finish that step without it): epoch 1's validation record may be missing; nothing is
     # recorded twice.
     check_one_job(str(out), clips=1, epochs=2, lost=[("val_epoch", "1/2")])
+
+
+def test_a_job_sets_pyslowfasts_machine_numbering_and_num_gpus_must_match_it(tmp_path):
+    from gta_slowfast.config import ConfigError
+    from gta_slowfast.engine import launch
+
+    config = write_config(tmp_path)
+    torchrun = Job("torchrun", 9, 16, 1, 8, 1, 2, "env://")
+    cfg = launch.run_config(launch.parse_args(["--cfg", config]), config, torchrun)
+    assert (cfg.NUM_GPUS, cfg.NUM_SHARDS, cfg.SHARD_ID) == (0, 2, 1)  # CPU processes
+    with pytest.raises(ConfigError, match=r"NUM_GPUS=4, but torchrun started 8 processes on "
+                       r"this node: .* set NUM_GPUS 8, or NUM_GPUS 0 for CPU processes"):
+        launch.run_config(launch.parse_args(["--cfg", config, "NUM_GPUS", "4"]), config, torchrun)
