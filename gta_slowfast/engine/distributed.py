@@ -178,12 +178,12 @@ def backend_of(cfg):
 _joined = None
 
 
-def init_process_group(job, backend, timeout):
+def init_process_group(job, backend, timeout, gpus=False):
     """Joins this process to ``job``'s process group: every collective (and the meeting
-    itself) waits at most ``timeout`` seconds for the other processes. On GPUs, this process
-    drives GPU ``local_rank``, as in PySlowFast's ``multiprocessing.run``."""
+    itself) waits at most ``timeout`` seconds for the other processes. With ``gpus``, this
+    process drives GPU ``local_rank``, as in PySlowFast's ``multiprocessing.run``."""
     global _joined
-    if backend == "nccl":
+    if gpus:
         torch.cuda.set_device(job.local_rank)
     dist.init_process_group(
         backend=backend,

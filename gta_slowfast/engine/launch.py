@@ -330,8 +330,9 @@ def main(argv=None):
                 preflight(cfg, pyslowfast_loader=train is upstream_train)
     try:
         if job.external:
-            distributed.init_process_group(job, distributed.backend_of(cfgs[0][1]),
-                                           cfgs[0][1].DIST_TIMEOUT)
+            first = cfgs[0][1]
+            distributed.init_process_group(job, distributed.backend_of(first),
+                                           first.DIST_TIMEOUT, gpus=first.NUM_GPUS > 0)
             logger.info(distributed.describe_process())
         run_all(args, cfgs, train, test, job)
     except Exception as err:
