@@ -25,6 +25,12 @@ def add_gta_config(cfg):
         return cfg
     _add_synthetic_config(cfg)
     _add_dataset_config(cfg)
+
+    # Seconds every collective of a job of several processes (gradient all-reduce, the
+    # gathering of test scores, the meeting at start) waits for the other processes; when one
+    # dies, the others end with an error after at most this long instead of waiting forever.
+    cfg.DIST_TIMEOUT = 600
+
     cfg.GTA = CfgNode()
 
     # Inner channels of every attention = block channels // INNER_REDUCTION (all variants but

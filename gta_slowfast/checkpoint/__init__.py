@@ -7,7 +7,9 @@ PySlowFast checkpoints in models with added blocks.
 - ``matching``: which of a checkpoint's tensors go into which of a model's (fine-tune or exact);
 - ``loading``: what a training run and a test load, as PySlowFast's trainers decide, and the
   report of it;
-- ``preflight``: all of it on a CPU copy of the model before a job starts.
+- ``preflight``: all of it on a CPU copy of the model before a job starts;
+- ``saving``: the one writer of training checkpoints, atomic (temporary file, then rename);
+- ``resume``: resuming OUTPUT_DIR's last checkpoint only for the run that wrote it.
 """
 
 from .io import (

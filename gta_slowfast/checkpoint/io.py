@@ -266,6 +266,22 @@ def read_checkpoint(path, kind="pytorch"):
         ) from err
 
 
+def read_stored_config(path):
+    """The config a PySlowFast checkpoint at ``path`` was trained with (the YAML text
+    ``save_checkpoint`` stores as ``cfg``), or None where it stores none. Tensors are mapped,
+    not read."""
+    _check_file(path, "checkpoint")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:
+        raise CheckpointError(
+            f"checkpoint {path} could not be read as a pytorch checkpoint: "
+            f"{_diagnose(path, 'pytorch', err)} ({type(err).__name__}: {_reason(err)})"
+        ) from err
+    text = data.get("cfg") if isinstance(data, dict) else None
+    return text if isinstance(text, str) else None
+
+
 def read_torch_file(path):
     """
     Whatever the PyTorch file at ``path`` holds (e.g. a torchvision state dict), read with

@@ -136,13 +136,17 @@ def _last_checkpoint(cfg):
     return cu.get_last_checkpoint(cfg.OUTPUT_DIR)
 
 
+# The source of the plan that resumes the run in OUTPUT_DIR (TRAIN.AUTO_RESUME).
+RESUME_SOURCE = "the last checkpoint of OUTPUT_DIR"
+
+
 def train_plan(cfg):
     """What training loads first, as PySlowFast's train_net: the last checkpoint of OUTPUT_DIR
     (TRAIN.AUTO_RESUME), else TRAIN.CHECKPOINT_FILE_PATH; None for neither."""
     if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
         last = _last_checkpoint(cfg)
         # As train_net: no fall-back to TRAIN.CHECKPOINT_FILE_PATH once OUTPUT_DIR has one.
-        return LoadPlan("the last checkpoint of OUTPUT_DIR", last, "train", cfg=cfg) if last else None
+        return LoadPlan(RESUME_SOURCE, last, "train", cfg=cfg) if last else None
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TRAIN.CHECKPOINT_FILE_PATH",
@@ -187,10 +191,11 @@ def warn_about_start(cfg, plan, report):
             len(report.new_blocks), plan.path,
         )
     if plan.mode == "finetune" and report.epoch + 1 >= cfg.SOLVER.MAX_EPOCH:
-        logger.warning(
-            "%s resumes after epoch %d and SOLVER.MAX_EPOCH is %d: nothing to train; set "
-            "TRAIN.CHECKPOINT_EPOCH_RESET True to fine-tune from it",
-            plan.path, report.epoch, cfg.SOLVER.MAX_EPOCH,
+        raise CheckpointError(
+            f"{plan.source} {plan.path} resumes after epoch {report.epoch + 1} and "
+            f"SOLVER.MAX_EPOCH is {cfg.SOLVER.MAX_EPOCH}: nothing to train; set "
+            f"TRAIN.CHECKPOINT_EPOCH_RESET True to fine-tune from it (from epoch 1, with a "
+            f"fresh optimizer), or raise SOLVER.MAX_EPOCH"
         )
 
 

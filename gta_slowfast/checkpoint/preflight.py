@@ -13,8 +13,9 @@ import torch
 import slowfast.utils.checkpoint as cu
 
 from .io import LIST_LIMIT, CheckpointError
-from .loading import warn_about_start, cpu_cfg, test_plan, train_plan
+from .loading import RESUME_SOURCE, warn_about_start, cpu_cfg, test_plan, train_plan
 from .matching import group_names
+from .resume import check_same_run
 
 
 @contextlib.contextmanager
@@ -114,6 +115,8 @@ def preflight(cfg, pyslowfast_loader=False, built=None):
         built = build_model(probe_cfg)
     reports = []
     for plan in plans:
+        if plan.purpose == "train" and plan.source == RESUME_SOURCE:
+            check_same_run(cfg, plan.path)
         model = copy.deepcopy(built)
         optimizer = optim.construct_optimizer(model, probe_cfg) if plan.purpose == "train" else None
         report = plan.load(model, optimizer)

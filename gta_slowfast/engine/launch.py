@@ -10,6 +10,10 @@ run unchanged through PySlowFast's ``launch_job`` (one process per GPU, multi-no
 ``--init_method``, ``--num_shards``, ``--shard_id``). Where PySlowFast has no trainer (the PyPI
 snapshot), a compact loop made of PySlowFast's parts runs instead; the log says which.
 
+Processes started by torchrun or srun (one a GPU, or several CPU processes with NUM_GPUS 0)
+run as one job in the process they were started in, numbered as PySlowFast numbers them
+(``engine.distributed``); so do CPU runs of one command a machine with ``--num_shards``.
+
 Every config is checked before anything runs (its keys and values, its model built once on the
 CPU, its datasets and checkpoints); a mistake ends the command with one line naming the file
 and the key, file or id, and exit status 2 (--debug: the traceback). Each test keeps the
@@ -25,15 +29,16 @@ import traceback
 import torch
 
 from .. import cli, compat, load_config
-from ..checkpoint import cpu_cfg
+from ..checkpoint import cpu_cfg, test_plan
 from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
 from ..datasets.checks import check_datasets
+from ..datasets.registration import synthetic_root
 from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
 from ..blocks import check_variant
 from ..models import build_model
-from . import fallback, upstream
-from .json_stats import write_json_stats
+from . import distributed, fallback, upstream
+from .json_stats import FILENAME as JSON_STATS_FILE, write_json_stats
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +81,19 @@ def parse_args(argv=None):
     return cli.parse_config_arguments(argument_parser(), argv)
 
 
-def run_config(args, path):
-    """The config of ``path`` with the command's overrides, checked as PySlowFast checks it."""
+def run_config(args, path, job=distributed.Job("one process")):
+    """The config of ``path`` with the command's overrides, checked as PySlowFast checks it;
+    in a ``job`` started by torchrun or srun, NUM_SHARDS and SHARD_ID are its node count and
+    this node, and NUM_GPUS (when not 0) must be its processes a node."""
     cfg = load_config(path, args.opts)
-    cfg.NUM_SHARDS = args.num_shards
-    cfg.SHARD_ID = args.shard_id
+    cfg.NUM_SHARDS = job.num_nodes if job.external else args.num_shards
+    cfg.SHARD_ID = job.node_rank if job.external else args.shard_id
+    if job.external and cfg.NUM_GPUS and cfg.NUM_GPUS != job.local_world_size:
+        raise ConfigError(
+            f"NUM_GPUS={cfg.NUM_GPUS}, but {job.started_by} started {job.local_world_size} "
+            f"processes on this node: NUM_GPUS is PySlowFast's processes (one GPU each) of a "
+            f"machine; set NUM_GPUS {job.local_world_size}, or NUM_GPUS 0 for CPU processes"
+        )
     if compat.GENERATION == "main":
         from slowfast.config.defaults import assert_and_infer_cfg
 
@@ -103,7 +116,10 @@ def run_config(args, path):
 # Module-level so that torch.multiprocessing can send them to worker processes; importing this
 # module there imports gta_slowfast, which registers the blocks before the model is built.
 def upstream_train(cfg):
+    from ..checkpoint.saving import atomic_pyslowfast_saves
+
     train, _ = upstream.load(upstream.find_checkout())
+    atomic_pyslowfast_saves()
     if not cfg.NUM_GPUS:
         upstream.allow_cpu_run()
     return train(cfg)
@@ -139,10 +155,11 @@ def select_trainer(choice, slowfast_root=None):
     )
 
 
-def launch_job(cfg, init_method, func):
+def launch_job(cfg, init_method, func, job=distributed.Job("one process")):
     """PySlowFast's launch_job: one process per GPU when NUM_GPUS > 1, else in this process
-    (returning what ``func`` returns)."""
-    if cfg.NUM_GPUS <= 1:
+    (returning what ``func`` returns); in this process, too, when it is one of a ``job``
+    started outside (torchrun, srun, --num_shards), whose process group it has joined."""
+    if cfg.NUM_GPUS <= 1 or job.external:
         return func(cfg=cfg)
     if compat.GENERATION == "main":
         from slowfast.utils.misc import launch_job as upstream_launch_job
@@ -238,34 +255,116 @@ def report_per_class_results(cfg, output_dir, title):
     return summary
 
 
+# Where a test-only run in a training run's OUTPUT_DIR writes its logs and results.
+TEST_ONLY_DIR = "test_only"
+
+
+def test_only_folder(cfg):
+    """
+    ``cfg``, or for a test-only run (TRAIN.ENABLE False) in the OUTPUT_DIR of a training run
+    (its json_stats.log records training epochs), a copy that writes its stdout.log,
+    json_stats.log, scores and per-class results to OUTPUT_DIR/test_only instead of over the
+    training run's, and tests what it would have tested there: TEST.CHECKPOINT_FILE_PATH, else
+    the last checkpoint of OUTPUT_DIR, on the same data.
+    """
+    stats = os.path.join(cfg.OUTPUT_DIR, JSON_STATS_FILE)
+    if cfg.TRAIN.ENABLE or not os.path.isfile(stats):
+        return cfg
+    with open(stats) as f:
+        if '"_type": "train_epoch"' not in f.read():
+            return cfg
+    own = cfg.clone()
+    own.defrost()
+    plan = test_plan(cfg)
+    if plan is not None and not cfg.TEST.CHECKPOINT_FILE_PATH:
+        own.TEST.CHECKPOINT_FILE_PATH, own.TEST.CHECKPOINT_TYPE = plan.path, plan.kind
+    if cfg.TEST.DATASET == "synthetic" and not cfg.SYNTHETIC.PATH:
+        own.SYNTHETIC.PATH = synthetic_root(cfg)
+    own.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, TEST_ONLY_DIR)
+    logger.info("Test only, in the OUTPUT_DIR of a training run: logs and results go to %s",
+                own.OUTPUT_DIR)
+    return own
+
+
+def fallback_for_job(job, cfg, train):
+    """The fallback loop's (description, train, test) where PySlowFast's trainer (``train``)
+    cannot run ``job``: it runs distributed only with NUM_GPUS > 1 processes a machine, each
+    moving its tensors to a GPU with ``.cuda()``, so a job of several CPU processes (or of one
+    GPU a machine) runs the fallback loop; None where it can."""
+    if train is not upstream_train or job.world_size == 1 or cfg.NUM_GPUS > 1:
+        return None
+    what = "CPU processes" if not cfg.NUM_GPUS else "machines of one GPU"
+    return (
+        f"gta_slowfast fallback loop on PySlowFast's parts ({compat.GENERATION}): PySlowFast's "
+        f"trainer runs distributed only on GPUs, NUM_GPUS > 1 a machine, and this job has "
+        f"{job.world_size} {what}",
+        fallback.train,
+        fallback.test,
+    )
+
+
 def main(argv=None):
     """``run_net.py``: checks every config (the config itself, its model, datasets and
-    checkpoints) before any run, then trains and tests each in turn."""
+    checkpoints) before any run, then trains and tests each in turn; as one process of a job
+    where torchrun, srun or --num_shards started several."""
     parser = argument_parser()
     args = cli.parse_config_arguments(parser, argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
     with cli.reported_errors(parser, args.debug):
+        job = distributed.job_of(os.environ)  # torchrun, srun
         description, train, test = select_trainer(args.trainer, args.slowfast_root)
-        logger.info("Trainer: %s", description)
         cfgs = []
         for path in args.cfg_files:
             with cli.about(path):
-                cfg = run_config(args, path)
+                cfgs.append((path, test_only_folder(run_config(args, path, job))))
+        if not job.external:
+            job = distributed.job_of({}, args.num_shards, args.shard_id, args.init_method,
+                                     cfgs[0][1].NUM_GPUS)
+        if job.rank:
+            logging.getLogger().setLevel(logging.WARNING)  # rank 0 speaks for the job
+        description, train, test = fallback_for_job(job, cfgs[0][1], train) or (
+            description, train, test)
+        logger.info("Trainer: %s", description)
+        for path, cfg in cfgs:
+            with cli.about(path):
                 if train is upstream_train:
                     upstream.check_config(cfg)
                 preflight(cfg, pyslowfast_loader=train is upstream_train)
-            cfgs.append((path, cfg))
+    try:
+        if job.external:
+            first = cfgs[0][1]
+            distributed.init_process_group(job, distributed.backend_of(first),
+                                           first.DIST_TIMEOUT, gpus=first.NUM_GPUS > 0)
+            logger.info(distributed.describe_process())
+        run_all(args, cfgs, train, test, job)
+    except Exception as err:
+        if not (job.external and distributed.collective_failure(err)) or args.debug:
+            raise
+        reason = " ".join(str(err).split())[:300]
+        parser.exit(1, f"{parser.prog}: error: rank {job.rank} of {job.world_size}: the job "
+                       f"lost a process (the meeting at {job.init_method} or a collective "
+                       f"failed, or waited DIST_TIMEOUT={cfgs[0][1].DIST_TIMEOUT} s): "
+                       f"{type(err).__name__}: {reason}\n")
+    if job.external:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+def run_all(args, cfgs, train, test, job):
+    """Trains and tests each (path, config) of ``cfgs`` in turn, as ``job``'s process."""
     for path, cfg in cfgs:
-        os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
+        if job.rank == 0:
+            os.makedirs(os.path.join(cfg.OUTPUT_DIR, "checkpoints"), exist_ok=True)
         if cfg.TRAIN.ENABLE:
-            launch_job(cfg, args.init_method, train)
+            launch_job(cfg, args.init_method, train, job)
         if cfg.TEST.ENABLE:
             runs = test_runs(cfg)
             for run, results_dir in runs:
-                result = launch_job(run, args.init_method, test)
+                result = launch_job(run, args.init_method, test, job)
                 views = views_of(run)
-                if args.shard_id == 0:  # the machine whose first process saved the scores
-                    report_per_class_results(run, results_dir, f"{path} ({views})")
+                if job.rank != 0 or args.shard_id != 0:
+                    continue  # the process that saved the scores reports them
+                report_per_class_results(run, results_dir, f"{path} ({views})")
                 if isinstance(result, tuple):
                     print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %"
                           + (f" ({views})" if len(runs) > 1 else ""))
@@ -275,7 +374,6 @@ def main(argv=None):
                     "%s.ENABLE is set; run_net.py trains and tests only. Run PySlowFast's %s "
                     "after 'import gta_slowfast' for it.", node, what
                 )
-    return 0
 
 
 if __name__ == "__main__":

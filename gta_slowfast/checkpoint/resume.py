@@ -1,0 +1,64 @@
+"""
+Resuming is for the same run only. ``TRAIN.AUTO_RESUME`` continues from the last checkpoint of
+OUTPUT_DIR; ``check_same_run`` refuses that checkpoint when the config it stores (PySlowFast's
+``save_checkpoint`` stores ``cfg.dump()``) differs from the run's in what makes a run: its
+seed, data, model and schedule (``RUN_NODES``, ``RUN_KEYS``). Bookkeeping (OUTPUT_DIR, where
+the data lies, NUM_GPUS and the job's size, logging and checkpoint periods, the test's views,
+loader workers) may differ.
+"""
+
+import yaml
+
+from .io import CheckpointError, read_stored_config
+
+# Config nodes whose every key makes the run (keys a generation lacks are not compared).
+RUN_NODES = ("MODEL", "RESNET", "NONLOCAL", "GTA", "TSM", "SLOWFAST", "X3D", "MVIT", "DATA",
+             "SYNTHETIC", "TSN", "SOLVER", "BN")
+# Single keys of other nodes that make the run.
+RUN_KEYS = ("RNG_SEED", "TRAIN.DATASET", "TRAIN.BATCH_SIZE")
+# Keys of RUN_NODES that say where the same data lies, not what it is.
+LOCATION_KEYS = ("DATA.PATH_TO_DATA_DIR", "DATA.PATH_PREFIX", "DATA.PATH_LABEL_SEPARATOR",
+                 "SYNTHETIC.PATH")
+# How many differing keys the message lists before summarising.
+LIST_LIMIT = 6
+
+
+def _flatten(node, prefix=""):
+    for name, value in node.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict):
+            yield from _flatten(value, f"{key}.")
+        else:
+            yield key, value
+
+
+def _makes_the_run(key):
+    return key not in LOCATION_KEYS and (key in RUN_KEYS or key.split(".")[0] in RUN_NODES)
+
+
+def run_differences(stored, current):
+    """(key, stored value, current value) of every key that makes the run where the config
+    texts (YAML, as ``cfg.dump()`` writes them) ``stored`` and ``current`` differ."""
+    old = dict(_flatten(yaml.safe_load(stored) or {}))
+    new = dict(_flatten(yaml.safe_load(current) or {}))
+    return [(key, old[key], new[key]) for key in new
+            if key in old and _makes_the_run(key) and old[key] != new[key]]
+
+
+def check_same_run(cfg, path):
+    """Raises naming the keys where the checkpoint at ``path``, which ``cfg``'s run would
+    resume from its OUTPUT_DIR, was trained with another config; a checkpoint that stores no
+    config passes."""
+    stored = read_stored_config(path)
+    if stored is None:
+        return
+    differ = run_differences(stored, cfg.dump())
+    if not differ:
+        return
+    shown = ", ".join(f"{key}={old!r} (this run: {new!r})" for key, old, new in differ[:LIST_LIMIT])
+    more = f" and {len(differ) - LIST_LIMIT} more" if len(differ) > LIST_LIMIT else ""
+    raise CheckpointError(
+        f"OUTPUT_DIR {cfg.OUTPUT_DIR} holds another run: TRAIN.AUTO_RESUME would resume "
+        f"{path}, trained with {shown}{more}. Give this run its own OUTPUT_DIR (to start from "
+        f"that file instead, set it as TRAIN.CHECKPOINT_FILE_PATH in a new OUTPUT_DIR)"
+    )
