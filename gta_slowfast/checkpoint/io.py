@@ -49,6 +49,8 @@ class Checkpoint:
     optimizer_state: Optional[dict] = None
     # DATA.NUM_FRAMES of the config stored with it (PySlowFast's cfg.dump()); None: none stored.
     num_frames: Optional[int] = None
+    # The config stored with it, as YAML text (PySlowFast's cfg.dump()); None: none stored.
+    cfg_text: Optional[str] = None
 
 
 class _Caffe2Unpickler(pickle.Unpickler):
@@ -186,6 +188,7 @@ def _read_pytorch(path):
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
         num_frames=_stored_num_frames(data.get("cfg")),
+        cfg_text=data["cfg"] if isinstance(data.get("cfg"), str) else None,
     )
 
 

@@ -23,7 +23,7 @@ import slowfast.utils.checkpoint as cu
 import slowfast.utils.logging as logging
 
 from .. import compat
-from .io import CheckpointError, read_checkpoint
+from .io import Checkpoint, CheckpointError, read_checkpoint
 from .matching import clear_names, match_state
 
 logger = logging.get_logger(__name__)
@@ -55,19 +55,23 @@ def _restore_optimizer(optimizer, checkpoint, report):
 
 
 def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
-                    optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False):
+                    optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False,
+                    caller=None):
     """
-    Loads the checkpoint at ``path`` into ``model`` (DDP-wrapped or not) as ``match_state``
-    decides and, as PySlowFast does, takes its epoch (and, given ``optimizer``, its optimizer
-    state) unless ``epoch_reset``. ``clear_name_pattern``: as PySlowFast, applied to PyTorch
-    checkpoints loaded without inflation. ``resample``: GTA matrices of another clip length are
-    resampled to the model's. Logs and returns the LoadReport.
+    Loads the checkpoint at ``path`` (or a ``Checkpoint`` already read) into ``model``
+    (DDP-wrapped or not) as ``match_state`` decides and, as PySlowFast does, takes its epoch
+    (and, given ``optimizer``, its optimizer state) unless ``epoch_reset``.
+    ``clear_name_pattern``: as PySlowFast, applied to PyTorch checkpoints loaded without
+    inflation. ``resample``: GTA matrices of another clip length are resampled to the model's.
+    ``caller``: (name, config argument) of the API call or command loading it, whose arguments
+    its errors then speak of, not the launcher's config keys. Logs and returns the LoadReport.
     """
     net = model.module if hasattr(model, "module") else model
-    checkpoint = read_checkpoint(path, kind)
+    checkpoint = path if isinstance(path, Checkpoint) else read_checkpoint(path, kind)
     if clear_name_pattern and kind == "pytorch" and not inflate:
         checkpoint.model_state = clear_names(checkpoint.model_state, clear_name_pattern)
-    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample)
+    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample,
+                                  caller=caller)
     if checkpoint.epoch is not None and not epoch_reset:
         report.epoch = checkpoint.epoch
         if optimizer is not None:
