@@ -101,7 +101,7 @@ def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
 
 
 def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type="pytorch",
-                 opts=None, labels=None, caller=API_CALLER):
+                 opts=None, labels=None, require_class_names=False, caller=API_CALLER):
     """
     The model of ``config`` (a YAML path, or a shipped config's name such as
     ``"SSv1/R2D_R50_GTA_8x1.yaml"``), or, without ``config``, of the config that the
@@ -110,8 +110,9 @@ def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type
     loader in exact mode (every tensor of the model, head included, or an error naming what
     does not fit) and its report logged. The config is kept as ``model.cfg``, the class names
     (``class_names``: the file ``labels``, else the dataset's label file) as
-    ``model.class_names`` (None where neither names them). ``checkpoint`` may also be a
-    ``Checkpoint`` already read; ``caller`` (name, config argument) is how errors name this
+    ``model.class_names``: None where neither names them, or where the dataset's label file
+    cannot be read (logged; an error with ``require_class_names``). ``checkpoint`` may also be
+    a ``Checkpoint`` already read; ``caller`` (name, config argument) is how errors name this
     call (a command passes its own).
     """
     from . import build_model
@@ -123,12 +124,12 @@ def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type
     if num_classes is not None:
         overrides += ["MODEL.NUM_CLASSES", str(num_classes)]
     cfg = resolve_config(config, checkpoint, overrides, caller)
-    names = class_names(cfg, labels, required=labels is not None)
     model = build_model(cfg)
     if checkpoint:
         load_checkpoint(checkpoint, model, kind=checkpoint_type, mode="exact", caller=caller)
     model.cfg = cfg
-    model.class_names = names
+    model.class_names = class_names(cfg, labels,
+                                    required=require_class_names or labels is not None)
     return model.eval()
 
 

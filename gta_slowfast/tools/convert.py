@@ -348,21 +348,19 @@ def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, lo
     import importlib.util
 
     from .. import export
-    from ..factory import class_names, create_model, resolve_config
-    from ..checkpoint import read_checkpoint
+    from ..factory import create_model
 
     caller = (cli.program_name("gta_slowfast.tools.convert", "gta-convert") + " " + kind,
               "--cfg")
-    stored = read_checkpoint(checkpoint)
-    names = class_names(resolve_config(cfg_path, stored, opts, caller), labels, required=False)
-    model = create_model(cfg_path, checkpoint=stored, opts=opts, labels=labels, caller=caller)
+    model = create_model(cfg_path, checkpoint=checkpoint, opts=opts, labels=labels,
+                         caller=caller)
     if kind == "onnx":
         module, inputs = export.export_onnx(model, model.cfg, dst, opset or ONNX_OPSET, logits)
     else:
         module, inputs = export.export_torchscript(model, model.cfg, dst, logits)
     output = "logits" if logits else "scores"
     spec_path = dst + ".json"
-    export.write_spec(spec_path, export.inference_spec(model.cfg, names, inputs, output))
+    export.write_spec(spec_path, export.inference_spec(model.cfg, model.class_names, inputs, output))
     with torch.no_grad():
         expected = module(*inputs)
     difference = None

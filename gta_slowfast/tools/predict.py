@@ -259,18 +259,14 @@ def check_arguments(args):
 
 
 def run(args):
-    from ..checkpoint import read_checkpoint
     from ..datasets.decoding import UnreadableVideo
-    from ..factory import class_names, create_model, resolve_config
+    from ..factory import create_model
 
     check_arguments(args)
     device = pick_device(args.device)
     caller = (cli.program_name(MODULE, "gta-predict"), "--cfg")
-    checkpoint = read_checkpoint(args.checkpoint)
-    # The class names first: a missing label file stops the command before the model is built.
-    class_names(resolve_config(args.cfg, checkpoint, args.opts, caller), args.labels)
-    model = create_model(args.cfg, checkpoint=checkpoint, opts=args.opts, labels=args.labels,
-                         caller=caller)
+    model = create_model(args.cfg, checkpoint=args.checkpoint, opts=args.opts,
+                         labels=args.labels, require_class_names=True, caller=caller)
     model.to(device)
     videos = expand_inputs(args.videos)
     if not videos:
