@@ -140,10 +140,6 @@ def predict_video(model, path, device, multi_view=False, window=None, stride=Non
     return [(s.start, s.end, ensemble(model.cfg, x)) for s, x in zip(segments, scores)]
 
 
-def format_class(entry):
-    return entry.name if entry.name is not None else f"class {entry.index}"
-
-
 def result_rows(video, segments, names, k):
     """Rows (video, start, end, rank, class, name, score) of a video's segments."""
     from ..factory import top_classes
@@ -157,21 +153,7 @@ def result_rows(video, segments, names, k):
     return rows
 
 
-def format_rows(video, rows, windowed):
-    """The lines printed for one video."""
-    lines = [video]
-    if not windowed:
-        width = max(len(format_class_row(r)) for r in rows)
-        lines += [f"  {r['rank']}. {format_class_row(r):<{width}}  {r['score']:.4f}"
-                  for r in rows]
-        return lines
-    for (start, end), group in _by_window(rows):
-        tops = ", ".join(f"{format_class_row(r)} {r['score']:.4f}" for r in group)
-        lines.append(f"  {start:8.2f} - {end:8.2f} s  {tops}")
-    return lines
-
-
-def format_class_row(row):
+def _class_name(row):
     return row["name"] if row["name"] is not None else f"class {row['class']}"
 
 
@@ -180,6 +162,19 @@ def _by_window(rows):
     for row in rows:
         groups.setdefault((row["start"], row["end"]), []).append(row)
     return list(groups.items())
+
+
+def format_rows(video, rows, windowed):
+    """The lines printed for one video: its top classes, one a line, or a line per window."""
+    lines = [video]
+    if not windowed:
+        width = max(len(_class_name(r)) for r in rows)
+        lines += [f"  {r['rank']}. {_class_name(r):<{width}}  {r['score']:.4f}" for r in rows]
+        return lines
+    for (start, end), group in _by_window(rows):
+        tops = ", ".join(f"{_class_name(r)} {r['score']:.4f}" for r in group)
+        lines.append(f"  {start:8.2f} - {end:8.2f} s  {tops}")
+    return lines
 
 
 def write_output(path, rows, failed):
@@ -193,13 +188,13 @@ def write_output(path, rows, failed):
         return
     videos = {}
     for row in rows:
-        windows = videos.setdefault(row["video"], {})
-        windows.setdefault((row["start"], row["end"]), []).append(
-            {"rank": row["rank"], "class": row["class"], "name": row["name"],
-             "score": row["score"]})
+        videos.setdefault(row["video"], []).append(row)
     result = [{"video": video,
-               "windows": [{"start": s, "end": e, "top": top} for (s, e), top in windows.items()]}
-              for video, windows in videos.items()]
+               "windows": [{"start": start, "end": end,
+                            "top": [{k: r[k] for k in ("rank", "class", "name", "score")}
+                                    for r in group]}
+                           for (start, end), group in _by_window(video_rows)]}
+              for video, video_rows in videos.items()]
     result += [{"video": video, "error": error} for video, error in failed]
     with open(path, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
