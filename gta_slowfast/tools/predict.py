@@ -208,9 +208,9 @@ def build_parser():
                         help="config of the model (a YAML file or a shipped config's name such "
                              "as SSv2/R2D_R50_GTA_8x1.yaml; default: the config the checkpoint "
                              "stores)")
-    parser.add_argument("videos", nargs="+", metavar="VIDEO [KEY VALUE ...]",
+    parser.add_argument("videos", nargs="+", metavar="VIDEO",
                         help="video files, folders of videos or of frames, .csv/.txt lists; "
-                             "then KEY VALUE overrides of the config")
+                             "after them, KEY VALUE overrides of the config")
     parser.add_argument("--labels", metavar="FILE",
                         help="class names: one a line in index order, or a JSON "
                              "{\"name\": \"index\"} / list (default: the dataset's label file)")
