@@ -14,7 +14,6 @@ from gta_slowfast import export
 from gta_slowfast.tools import convert
 
 from conftest import build, small_cfg
-from test_predict import trained  # noqa: F401  (the fixture)
 
 requires_onnxruntime = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
@@ -55,6 +54,18 @@ def trained_like(cfg, seed=0):
     with torch.no_grad():
         model.train()(gta_slowfast.dummy_inputs(cfg, batch_size=4, crop_size=32))
     return model.eval()
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A checkpoint as PySlowFast's writer stores it (model_state, cfg as YAML text) of a small
+    R2D + GTA model of the synthetic dataset's six named classes."""
+    cfg = exportable_cfg("gta")
+    cfg.TEST.DATASET = "synthetic"
+    cfg.MODEL.NUM_CLASSES = 6
+    path = str(tmp_path / "gta.pyth")
+    torch.save({"model_state": trained_like(cfg).state_dict(), "cfg": cfg.dump()}, path)
+    return path
 
 
 def onnxruntime_outputs(path, inputs):
@@ -120,8 +131,7 @@ def test_torchscript_trace_equals_pytorch_at_another_batch_size(tmp_path):
     torch.testing.assert_close(got, eager_logits(model, inputs), atol=TOLERANCE, rtol=TOLERANCE)
 
 
-def test_convert_command_exports_a_checkpoint_with_its_spec(trained, tmp_path, capsys):
-    checkpoint, _ = trained
+def test_convert_command_exports_a_checkpoint_with_its_spec(checkpoint, tmp_path, capsys):
     dst = str(tmp_path / "model.pt")
     assert convert.main(["torchscript", "--checkpoint", checkpoint, "--dst", dst]) == 0
     out = capsys.readouterr().out
@@ -137,8 +147,7 @@ def test_convert_command_exports_a_checkpoint_with_its_spec(trained, tmp_path, c
 
 
 @requires_onnxruntime
-def test_convert_onnx_command(trained, tmp_path, capsys):
-    checkpoint, _ = trained
+def test_convert_onnx_command(checkpoint, tmp_path, capsys):
     dst = str(tmp_path / "model.onnx")
     assert convert.main(["onnx", "--checkpoint", checkpoint, "--dst", dst, "--logits"]) == 0
     assert "onnxruntime (CPU): outputs match PyTorch's" in capsys.readouterr().out

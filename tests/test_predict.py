@@ -175,3 +175,19 @@ def test_predict_help_has_examples(capsys):
         predict.main(["--help"])
     out = capsys.readouterr().out
     assert "--window 2 --stride 1" in out and "--views" in out
+
+
+def test_label_files_in_the_releases_formats(trained, tmp_path):
+    checkpoint, _ = trained
+    names = ["b", "a", "c", "e", "d", "f"]
+    lines = tmp_path / "labels.csv"  # Something-Something v1: one name a line, file order
+    lines.write_text("\n".join(names) + "\n")
+    ssv2 = tmp_path / "labels.json"  # Something-Something v2: {"name": "index"}
+    ssv2.write_text(json.dumps({name: str(i) for i, name in enumerate(names)}))
+    for path in (lines, ssv2):
+        model = gta_slowfast.create_model(checkpoint=checkpoint, labels=str(path))
+        assert model.class_names == names
+    lines.write_text("a\nb\n")
+    with pytest.raises(ValueError, match=f"label file {lines} names 2 classes, the model has "
+                                         f"MODEL.NUM_CLASSES=6"):
+        gta_slowfast.create_model(checkpoint=checkpoint, labels=str(lines))
