@@ -1,10 +1,13 @@
 """Config keys of gta_slowfast, added to PySlowFast's yacs config."""
 
 import difflib
+import logging
 import os
 import re
 
 from fvcore.common.config import CfgNode
+
+logger = logging.getLogger(__name__)
 
 
 def add_gta_config(cfg):
@@ -252,10 +255,27 @@ def load_config(path, opts=None):
     return _merged(get_cfg(), path, lambda cfg: cfg.merge_from_file(path), opts)
 
 
+def _known_keys(stored, defaults, prefix=""):
+    """(the part of the mapping ``stored`` whose keys the config ``defaults`` has, the full
+    names of the keys it has not)."""
+    known, unknown = {}, []
+    for key, value in stored.items():
+        if key not in defaults:
+            unknown.append(f"{prefix}{key}")
+        elif isinstance(value, dict) and isinstance(defaults[key], dict):
+            known[key], more = _known_keys(value, defaults[key], f"{prefix}{key}.")
+            unknown += more
+        else:
+            known[key] = value
+    return known, unknown
+
+
 def config_from_text(text, source, opts=None):
     """
-    As ``load_config``, from YAML text (the config a PySlowFast checkpoint stores, written by
-    ``cfg.dump()``); ``source`` names it in errors.
+    As ``load_config``, from YAML text: the complete config a PySlowFast checkpoint stores
+    (``cfg.dump()``); ``source`` names it in errors. A checkpoint saved by the other PySlowFast
+    generation stores keys the installed one does not have (the snapshot's ``DATA.CROP_SIZE``,
+    main's newer nodes); those are left out and logged, naming them.
     """
     import yaml
     from slowfast.config.defaults import get_cfg
@@ -265,6 +285,10 @@ def config_from_text(text, source, opts=None):
         if not isinstance(stored, dict):
             raise ConfigError(f"{source}: expected a YAML mapping of config keys, got "
                               f"{type(stored).__name__}")
-        cfg.merge_from_other_cfg(type(cfg)(stored))
+        known, unknown = _known_keys(stored, cfg)
+        if unknown:
+            logger.warning("%s: keys the installed PySlowFast's config does not have, left "
+                           "out: %s", source, ", ".join(unknown))
+        cfg.merge_from_other_cfg(type(cfg)(known))
 
     return _merged(get_cfg(), source, merge, opts)

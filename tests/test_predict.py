@@ -191,3 +191,18 @@ def test_label_files_in_the_releases_formats(trained, tmp_path):
     with pytest.raises(ValueError, match=f"label file {lines} names 2 classes, the model has "
                                          f"MODEL.NUM_CLASSES=6"):
         gta_slowfast.create_model(checkpoint=checkpoint, labels=str(lines))
+
+
+def test_a_checkpoint_of_the_other_pyslowfast_generation_loads(tmp_path, caplog):
+    """Its stored config has keys the installed PySlowFast lacks: left out, named in the log."""
+    cfg = gta_slowfast.load_config(
+        os.path.join(gta_slowfast.factory.configs_root(), "Synthetic", "R2D_R50_GTA.yaml"),
+        ["RESNET.WIDTH_PER_GROUP", "4", "NUM_GPUS", "0"])
+    model = gta_slowfast.build_model(cfg)
+    cfg.DATA.OTHER_GENERATIONS_KEY = 3  # yacs adds a key to a config that is not frozen
+    checkpoint = str(tmp_path / "other.pyth")
+    torch.save({"model_state": model.state_dict(), "cfg": cfg.dump()}, checkpoint)
+    with caplog.at_level("WARNING"):
+        loaded = gta_slowfast.create_model(checkpoint=checkpoint)
+    assert "left out: DATA.OTHER_GENERATIONS_KEY" in caplog.text
+    assert loaded.cfg.RESNET.WIDTH_PER_GROUP == 4 and "OTHER_GENERATIONS_KEY" not in loaded.cfg.DATA
