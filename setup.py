@@ -27,6 +27,8 @@ setup(
             "opencv-python-headless", "pandas", "scipy", "scikit-learn", "tensorboard", "psutil",
             "fairscale", "yacs", "termcolor", "tqdm", "parameterized", "networkx",
         ],
+        # Running exported ONNX models (python -m gta_slowfast.tools.convert onnx).
+        "export": ["onnx", "onnxruntime"],
         "test": ["pytest"],
     },
     entry_points={
@@ -38,6 +40,7 @@ setup(
             "gta-visualize=gta_slowfast.tools.visualize:main",
             "gta-benchmark=gta_slowfast.tools.benchmark:main",
             "gta-data=gta_slowfast.tools.data:main",
+            "gta-predict=gta_slowfast.tools.predict:main",
         ]
     },
 )

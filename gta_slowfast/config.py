@@ -1,10 +1,13 @@
 """Config keys of gta_slowfast, added to PySlowFast's yacs config."""
 
 import difflib
+import logging
 import os
 import re
 
 from fvcore.common.config import CfgNode
+
+logger = logging.getLogger(__name__)
 
 
 def add_gta_config(cfg):
@@ -235,6 +238,34 @@ def _is_unknown_key(err):
     return "Non-existent" in text and "key" in text
 
 
+def _merged(cfg, source, merge, opts):
+    """``cfg`` after ``merge(cfg)`` and the ``KEY VALUE`` pairs of ``opts``, reconciled for the
+    installed PySlowFast generation; errors name ``source`` and the key or override."""
+    import yaml
+
+    from . import compat
+
+    try:
+        merge(cfg)
+    except FileNotFoundError as err:  # a _BASE_ file
+        raise FileNotFoundError(f"{source}: {err.strerror}: {err.filename!r} (its _BASE_)") from err
+    except (KeyError, ValueError, AssertionError, yaml.YAMLError) as err:
+        error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
+        raise error(f"{source}: {_merge_error(cfg, err)}") from err
+    opts = list(opts or [])
+    if len(opts) % 2:
+        raise ConfigError(
+            f"{source}: overrides must be KEY VALUE pairs, got an odd count ({len(opts)}): {opts}"
+        )
+    for key, value in zip(opts[0::2], opts[1::2]):
+        try:
+            cfg.merge_from_list([key, value])
+        except (KeyError, ValueError, AssertionError) as err:
+            error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
+            raise error(f"{source}: override {key} {value}: {_merge_error(cfg, err)}") from err
+    return compat.finalize_cfg(cfg)
+
+
 def load_config(path, opts=None):
     """
     PySlowFast's default config with the gta_slowfast keys, merged with the YAML file ``path``
@@ -243,30 +274,47 @@ def load_config(path, opts=None):
     FileNotFoundError; an unknown key, a value of the wrong type or YAML that does not parse
     raises ConfigError naming the file and the key or override.
     """
-    import yaml
     from slowfast.config.defaults import get_cfg
-
-    from . import compat
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"config file {path!r} does not exist")
-    cfg = get_cfg()
-    try:
-        cfg.merge_from_file(path)
-    except FileNotFoundError as err:  # a _BASE_ file
-        raise FileNotFoundError(f"{path}: {err.strerror}: {err.filename!r} (its _BASE_)") from err
-    except (KeyError, ValueError, AssertionError, yaml.YAMLError) as err:
-        error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
-        raise error(f"{path}: {_merge_error(cfg, err)}") from err
-    opts = list(opts or [])
-    if len(opts) % 2:
-        raise ConfigError(
-            f"{path}: overrides must be KEY VALUE pairs, got an odd count ({len(opts)}): {opts}"
-        )
-    for key, value in zip(opts[0::2], opts[1::2]):
-        try:
-            cfg.merge_from_list([key, value])
-        except (KeyError, ValueError, AssertionError) as err:
-            error = UnknownConfigKey if _is_unknown_key(err) else ConfigError
-            raise error(f"{path}: override {key} {value}: {_merge_error(cfg, err)}") from err
-    return compat.finalize_cfg(cfg)
+    return _merged(get_cfg(), path, lambda cfg: cfg.merge_from_file(path), opts)
+
+
+def _known_keys(stored, defaults, prefix=""):
+    """(the part of the mapping ``stored`` whose keys the config ``defaults`` has, the full
+    names of the keys it has not)."""
+    known, unknown = {}, []
+    for key, value in stored.items():
+        if key not in defaults:
+            unknown.append(f"{prefix}{key}")
+        elif isinstance(value, dict) and isinstance(defaults[key], dict):
+            known[key], more = _known_keys(value, defaults[key], f"{prefix}{key}.")
+            unknown += more
+        else:
+            known[key] = value
+    return known, unknown
+
+
+def config_from_text(text, source, opts=None):
+    """
+    As ``load_config``, from YAML text: the complete config a PySlowFast checkpoint stores
+    (``cfg.dump()``); ``source`` names it in errors. A checkpoint saved by the other PySlowFast
+    generation stores keys the installed one does not have (the snapshot's ``DATA.CROP_SIZE``,
+    main's newer nodes); those are left out and logged, naming them.
+    """
+    import yaml
+    from slowfast.config.defaults import get_cfg
+
+    def merge(cfg):
+        stored = yaml.safe_load(text)
+        if not isinstance(stored, dict):
+            raise ConfigError(f"{source}: expected a YAML mapping of config keys, got "
+                              f"{type(stored).__name__}")
+        known, unknown = _known_keys(stored, cfg)
+        if unknown:
+            logger.warning("%s: keys the installed PySlowFast's config does not have, left "
+                           "out: %s", source, ", ".join(unknown))
+        cfg.merge_from_other_cfg(type(cfg)(known))
+
+    return _merged(get_cfg(), source, merge, opts)

@@ -1,16 +1,21 @@
 """
-The model API: build a configured model with its checkpoint in one call, list the shipped
-configs, and read a video file into the model's input.
+The model API: build a configured model with its checkpoint in one call (or from the checkpoint
+alone, with the config it stores), list the shipped configs, read a video file into the model's
+input, and name the top classes of its scores.
 
     import gta_slowfast
-    model = gta_slowfast.create_model("SSv1/R2D_R50_GTA_8x1.yaml", num_classes=174,
-                                      checkpoint="checkpoint_epoch_00050.pyth")
+    model = gta_slowfast.create_model(checkpoint="checkpoint_epoch_00050.pyth")
     clip = gta_slowfast.load_clip("video.webm", model.cfg)
     scores = model(clip)                  # [1, classes], softmax (PySlowFast's eval-mode head)
+    for c in gta_slowfast.top_classes(scores[0], model.class_names, k=5):
+        print(c.name, c.score)
 """
 
+import json
 import logging
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -51,34 +56,256 @@ def _config_path(config):
     if os.path.isfile(config):
         return config
     path = os.path.join(configs_root(), config)
-    if not os.path.isfile(path):
+    if os.path.isfile(path):
+        return path
+    named = [c for c in list_configs() if os.path.basename(c) == os.path.basename(config)]
+    if named:
         raise FileNotFoundError(
-            f"config {config!r} is neither a file nor one of the shipped configs "
-            f"(gta_slowfast.list_configs() lists them)"
+            f"config {config!r} is neither a file nor one of the shipped configs; shipped "
+            f"configs of that name: {', '.join(named)} (name one with its folder)"
         )
-    return path
+    raise FileNotFoundError(
+        f"config {config!r} is neither a file nor one of the shipped configs "
+        f"(gta_slowfast.list_configs() lists them)"
+    )
 
 
-def create_model(config, num_classes=None, checkpoint=None, checkpoint_type="pytorch", opts=None):
+API_CALLER = ("create_model", "a config")
+
+
+def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
     """
-    The model of ``config`` (a YAML path, or a shipped config's name such as
-    ``"SSv1/R2D_R50_GTA_8x1.yaml"``) on the CPU in eval mode, with ``num_classes`` and the
-    ``KEY VALUE`` overrides ``opts``. ``checkpoint`` is loaded through the package's loader in
-    exact mode (every tensor of the model, head included, or an error naming what does not
-    fit) and its report logged. The config is kept as ``model.cfg``.
+    The config of a model: the YAML file ``config`` (a path, or a shipped config's name), else
+    the config that ``checkpoint`` (a path or a read ``Checkpoint``) stores, with the ``KEY
+    VALUE`` overrides ``opts``, on the CPU. Errors name ``caller``: (the call or command, its
+    config argument).
     """
-    from . import build_model, load_config
-    from .checkpoint import load_checkpoint
+    from . import load_config
+    from .checkpoint import CheckpointError, read_checkpoint
+    from .config import config_from_text
 
     overrides = list(opts or []) + ["NUM_GPUS", "0"]
+    if config is not None:
+        return load_config(_config_path(config), overrides)
+    if checkpoint is None:
+        raise ValueError(f"{caller[0]}: give {caller[1]}, a checkpoint, or both")
+    if isinstance(checkpoint, str):
+        checkpoint = read_checkpoint(checkpoint)
+    if checkpoint.cfg_text is None:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} stores no config (PySlowFast's checkpoints store "
+            f"theirs under 'cfg'): give {caller[0]} {caller[1]}, the one it was trained with"
+        )
+    return config_from_text(checkpoint.cfg_text, f"the config stored in {checkpoint.path}",
+                            overrides)
+
+
+def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type="pytorch",
+                 opts=None, labels=None, require_class_names=False, caller=API_CALLER):
+    """
+    The model of ``config`` (a YAML path, or a shipped config's name such as
+    ``"SSv1/R2D_R50_GTA_8x1.yaml"``), or, without ``config``, of the config that the
+    PySlowFast checkpoint ``checkpoint`` stores, on the CPU in eval mode, with ``num_classes``
+    and the ``KEY VALUE`` overrides ``opts``. ``checkpoint`` is loaded through the package's
+    loader in exact mode (every tensor of the model, head included, or an error naming what
+    does not fit) and its report logged. The config is kept as ``model.cfg``, the class names
+    (``class_names``: the file ``labels``, else the dataset's label file) as
+    ``model.class_names``: None where neither names them, or where the dataset's label file
+    cannot be read (logged; an error with ``require_class_names``). ``checkpoint`` may also be
+    a ``Checkpoint`` already read; ``caller`` (name, config argument) is how errors name this
+    call (a command passes its own).
+    """
+    from . import build_model
+    from .checkpoint import load_checkpoint, read_checkpoint
+
+    if isinstance(checkpoint, str) and config is None:
+        checkpoint = read_checkpoint(checkpoint, checkpoint_type)
+    overrides = list(opts or [])
     if num_classes is not None:
         overrides += ["MODEL.NUM_CLASSES", str(num_classes)]
-    cfg = load_config(_config_path(config), overrides)
+    cfg = resolve_config(config, checkpoint, overrides, caller)
     model = build_model(cfg)
     if checkpoint:
-        load_checkpoint(checkpoint, model, kind=checkpoint_type, mode="exact", cfg=cfg)
+        load_checkpoint(checkpoint, model, kind=checkpoint_type, mode="exact", cfg=cfg,
+                        caller=caller)
     model.cfg = cfg
+    model.class_names = class_names(cfg, labels,
+                                    required=require_class_names or labels is not None)
     return model.eval()
+
+
+def read_label_file(path):
+    """
+    Class names in index order from ``path``: one name a line (Something-Something v1's
+    ``something-something-v1-labels.csv``, in the file's order), a JSON ``{"<name>": "<index>"}``
+    (v2's ``something-something-v2-labels.json``) or a JSON list of names.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"label file {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not path.lower().endswith(".json"):
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    try:
+        labels = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"label file {path} is not valid JSON: {err}") from err
+    if isinstance(labels, list) and all(isinstance(n, str) for n in labels):
+        return labels
+    if isinstance(labels, dict):
+        try:
+            by_index = {int(i): name for name, i in labels.items()}
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"label file {path}: every index must be an integer: {err}") from err
+        if sorted(by_index) == list(range(len(labels))):
+            return [by_index[i] for i in range(len(labels))]
+    raise ValueError(
+        f"label file {path}: expected a JSON list of names or {{\"<name>\": \"<index>\"}} "
+        f"with the indices 0..N-1, got {type(labels).__name__}"
+    )
+
+
+def class_names(cfg, labels=None, required=True):
+    """
+    The class names of ``cfg``'s model in index order: from the label file ``labels``
+    (``read_label_file``), else from the dataset of ``TEST.DATASET`` where it names its
+    classes (``evaluation.dataset_class_names``), else None. Names of another count than
+    ``MODEL.NUM_CLASSES`` are an error; so is an unreadable dataset label file where
+    ``required`` (else it is logged and None returned).
+    """
+    from .evaluation import dataset_class_names
+
+    if labels is not None:
+        names, source = read_label_file(labels), f"label file {labels}"
+    else:
+        try:
+            names = dataset_class_names(cfg)
+        except (ValueError, FileNotFoundError) as err:
+            if required:
+                raise
+            logger.warning("No class names: %s", err)
+            return None
+        source = f"the label file of TEST.DATASET {cfg.TEST.DATASET!r}"
+    if names is not None and len(names) != cfg.MODEL.NUM_CLASSES:
+        raise ValueError(
+            f"{source} names {len(names)} classes, the model has MODEL.NUM_CLASSES="
+            f"{cfg.MODEL.NUM_CLASSES}"
+        )
+    return names
+
+
+@dataclass
+class ClassScore:
+    """One of the top classes of a score vector: its index, its name (None where the classes
+    are not named) and its score."""
+
+    index: int
+    name: Optional[str]
+    score: float
+
+
+def top_classes(scores, names=None, k=5):
+    """The ``k`` highest of the scores [classes] of one video, highest first, as ClassScores
+    named from ``names``."""
+    values, indices = scores.float().topk(min(k, scores.shape[-1]))
+    return [ClassScore(i, names[i] if names else None, v)
+            for v, i in zip(values.tolist(), indices.tolist())]
+
+
+def clip_indices(cfg, num_video_frames, fps, view=0, num_views=1):
+    """
+    The frame indices of temporal view ``view`` of ``num_views`` of a video of
+    ``num_video_frames`` frames at ``fps``, as the test of ``cfg``'s dataset samples them:
+    ``DATA.TEMPORAL_SAMPLING`` (``datasets.sampling.clip_indices``), or the synthetic
+    dataset's own evenly spaced clips.
+    """
+    from .datasets import sampling
+    from .datasets.registration import temporal_indices
+
+    if cfg.TEST.DATASET == "synthetic":
+        return temporal_indices(num_video_frames, cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE,
+                                view, num_views)
+    return sampling.clip_indices(cfg, num_video_frames, fps, view, num_views)
+
+
+def test_views(cfg, multi_view=True):
+    """
+    (temporal view, temporal view count, spatial crop) of every view the test of ``cfg`` takes
+    of a video, in PySlowFast's order (every crop of the first temporal view, then of the
+    next): ``TEST.NUM_ENSEMBLE_VIEWS`` x ``TEST.NUM_SPATIAL_CROPS``, or without
+    ``multi_view`` the single view validation takes (the centre clip, the centre crop).
+    """
+    from .datasets import sampling
+
+    if not multi_view:
+        return [(0, 1, 1)]
+    temporal, crops = max(cfg.TEST.NUM_ENSEMBLE_VIEWS, 1), max(cfg.TEST.NUM_SPATIAL_CROPS, 1)
+    views = []
+    for index in range(temporal * crops):
+        view, crop = sampling.test_view(index, crops)
+        views.append((view, temporal, 1 if crops == 1 else crop))
+    return views
+
+
+@dataclass
+class VideoSegment:
+    """A stretch of a video (the whole video, or one window) and its clips: one list of
+    pathway tensors [1, C, T, H, W] per view."""
+
+    start: float  # seconds
+    end: float
+    clips: list
+
+
+def window_starts(num_frames, fps, window, stride):
+    """(first frame, frame count) of each window of ``window`` seconds every ``stride``
+    seconds that fits in a video of ``num_frames`` frames; one window over the whole video
+    where it is shorter than a window."""
+    length = max(int(round(window * fps)), 1)
+    step = max(int(round(stride * fps)), 1)
+    if num_frames <= length:
+        return [(0, num_frames)]
+    return [(start, length) for start in range(0, num_frames - length + 1, step)]
+
+
+def load_video(path, cfg, views=((0, 1, 1),), window=None, stride=None):
+    """
+    The clips of the video file (or frame folder) ``path`` that the test of ``cfg`` takes:
+    each view of ``views`` (``test_views``), of the whole video, or with ``window`` (and
+    ``stride``, default ``window``) seconds of each window. The video is decoded once, up to
+    the last frame any clip needs. Returns a list of VideoSegments.
+    """
+    from .datasets import decoding
+    from .datasets.video_dataset import prepare_clip
+
+    if window is not None and window <= 0 or stride is not None and stride <= 0:
+        raise ValueError(f"window {window} s, stride {stride} s: both must be positive")
+    temporal = sorted({(view, count) for view, count, _ in views})
+    plan = {}
+
+    def choose(num_frames, fps):
+        spans = (window_starts(num_frames, fps, window, stride or window) if window
+                 else [(0, num_frames)])
+        plan.update(fps=fps, spans=spans)
+        return torch.cat([first + clip_indices(cfg, length, fps, view, count)
+                          for first, length in spans for view, count in temporal])
+
+    if os.path.isdir(path):
+        frames, _ = decoding.read_frame_folder(path, lambda n: choose(n, cfg.DATA.FRAMES_FPS))
+    else:
+        frames, _, _ = decoding.read_video_file(path, choose)
+    per_clip = frames.shape[0] // (len(plan["spans"]) * len(temporal))
+    chunks = iter(frames.split(per_clip))
+    segments = []
+    for first, length in plan["spans"]:
+        sampled = {key: next(chunks) for key in temporal}
+        clips = []
+        for view, count, crop in views:
+            pathways, _ = prepare_clip(cfg, sampled[(view, count)], train=False,
+                                       spatial_idx=crop)
+            clips.append([x.unsqueeze(0) for x in pathways])
+        segments.append(VideoSegment(first / plan["fps"], (first + length) / plan["fps"], clips))
+    return segments
 
 
 def load_clip(path, cfg, view=0, spatial_idx=1):
@@ -87,17 +314,5 @@ def load_clip(path, cfg, view=0, spatial_idx=1):
     ``view`` of ``TEST.NUM_ENSEMBLE_VIEWS`` and crop ``spatial_idx`` (1: centre), sampled and
     cropped as the config's test does, as a list of pathway tensors with a batch axis.
     """
-    from .datasets import decoding, sampling
-    from .datasets.video_dataset import prepare_clip
-
     views = max(cfg.TEST.NUM_ENSEMBLE_VIEWS, 1)
-
-    def indices(num_frames, fps):
-        return sampling.clip_indices(cfg, num_frames, fps, view, views)
-
-    if os.path.isdir(path):
-        frames, _ = decoding.read_frame_folder(path, lambda n: indices(n, cfg.DATA.FRAMES_FPS))
-    else:
-        frames, _, _ = decoding.read_video_file(path, indices)
-    pathways, _ = prepare_clip(cfg, frames, train=False, spatial_idx=spatial_idx)
-    return [torch.unsqueeze(x, 0) for x in pathways]
+    return load_video(path, cfg, [(view, views, spatial_idx)])[0].clips[0]

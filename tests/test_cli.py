@@ -127,6 +127,7 @@ MODULE_HELP = {
     "gta_slowfast.tools.visualize": "        --checkpoint gta.pyth --video clip.webm \\\n",
     "gta_slowfast.tools.benchmark": "--activation-checkpoint \\\n        --batch-size 2\n",
     "gta_slowfast.tools.curves": "R2D_R50_GTA \\\n        output/synthetic/R2D_R50_DNL",
+    "gta_slowfast.tools.predict": "--window 2 --stride 1 \\\n        long_video.mp4 --output",
 }
 
 
@@ -147,6 +148,10 @@ def test_help_names_the_module_and_keeps_the_examples_lines(module):
       "{tmp}/y.pyth", "--num-frames", "16"], r"checkpoint {tmp}/x.pyth does not exist"),
     (["-m", "gta_slowfast.tools.ensemble", "--preds", "{tmp}/x.pkl"],
      r"predictions file {tmp}/x.pkl does not exist"),
+    (["-m", "gta_slowfast.tools.predict", "--checkpoint", "{tmp}/x.pyth", "{tmp}/v.mp4"],
+     r"checkpoint {tmp}/x.pyth does not exist"),
+    (["-m", "gta_slowfast.tools.convert", "onnx", "--checkpoint", "{tmp}/x.pyth", "--dst",
+      "{tmp}/x.onnx"], r"checkpoint {tmp}/x.pyth does not exist"),
     (["-m", "gta_slowfast.tools.visualize", "--cfg", "{cfg}", "--random-clip",
       "NONLOCAL.TYPE", "foo"], r"NONLOCAL.TYPE='foo' is not a registered variant"),
 ])

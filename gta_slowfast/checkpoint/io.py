@@ -50,6 +50,8 @@ class Checkpoint:
     # The config stored with it (PySlowFast's cfg.dump()), as {"DATA.NUM_FRAMES": 8, ...}:
     # every key it holds, by full name; None: it stores no config.
     stored_config: Optional[dict] = None
+    # The same config as the YAML text stored; None: none stored.
+    cfg_text: Optional[str] = None
 
     @property
     def num_frames(self):
@@ -203,6 +205,7 @@ def _read_pytorch(path):
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
         stored_config=_stored_config(data.get("cfg")),
+        cfg_text=data["cfg"] if isinstance(data.get("cfg"), str) else None,
     )
 
 

@@ -24,7 +24,7 @@ import slowfast.utils.logging as logging
 from fvcore.common.config import CfgNode
 
 from .. import compat
-from .io import CheckpointError, read_checkpoint
+from .io import Checkpoint, CheckpointError, read_checkpoint
 from .matching import clear_names, describe_differences, function_key_differences, match_state
 
 logger = logging.get_logger(__name__)
@@ -74,21 +74,24 @@ def check_config_of(checkpoint, cfg, report):
 
 def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
                     optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False,
-                    cfg=None):
+                    cfg=None, caller=None):
     """
-    Loads the checkpoint at ``path`` into ``model`` (DDP-wrapped or not) as ``match_state``
-    decides and, as PySlowFast does, takes its epoch (and, given ``optimizer``, its optimizer
-    state) unless ``epoch_reset``. ``clear_name_pattern``: as PySlowFast, applied to PyTorch
-    checkpoints loaded without inflation. ``resample``: GTA matrices of another clip length are
-    resampled to the model's. ``cfg``: the run's config, which the checkpoint's stored config
-    must agree with where a key changes the function but not the tensors
-    (``check_config_of``). Logs and returns the LoadReport.
+    Loads the checkpoint at ``path`` (or a ``Checkpoint`` already read) into ``model``
+    (DDP-wrapped or not) as ``match_state`` decides and, as PySlowFast does, takes its epoch
+    (and, given ``optimizer``, its optimizer state) unless ``epoch_reset``.
+    ``clear_name_pattern``: as PySlowFast, applied to PyTorch checkpoints loaded without
+    inflation. ``resample``: GTA matrices of another clip length are resampled to the model's.
+    ``cfg``: the run's config, which the checkpoint's stored config must agree with where a key
+    changes the function but not the tensors (``check_config_of``). ``caller``: (name, config
+    argument) of the API call or command loading it, whose arguments its errors then speak of,
+    not the launcher's config keys. Logs and returns the LoadReport.
     """
     net = model.module if hasattr(model, "module") else model
-    checkpoint = read_checkpoint(path, kind)
+    checkpoint = path if isinstance(path, Checkpoint) else read_checkpoint(path, kind)
     if clear_name_pattern and kind == "pytorch" and not inflate:
         checkpoint.model_state = clear_names(checkpoint.model_state, clear_name_pattern)
-    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample)
+    to_load, report = match_state(net, checkpoint, inflate=inflate, mode=mode, resample=resample,
+                                  caller=caller)
     if cfg is not None:
         check_config_of(checkpoint, cfg, report)
     if checkpoint.epoch is not None and not epoch_reset:

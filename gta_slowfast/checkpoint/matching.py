@@ -160,31 +160,22 @@ def _frames_hint(path, other_frames, stored_frames=None):
     )
 
 
-def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_frames=None):
-    allowed = {
-        "finetune": "fine-tuning takes every tensor from it but those of the added blocks and "
-        "the head",
-        "exact": "testing and resuming take every tensor of the model from it, head included, "
-        "and need all of its tensors",
-    }[report.mode]
-    parts = []
-    if mismatched:
-        listed = "\n    ".join(mismatched[:LIST_LIMIT])
-        if len(mismatched) > LIST_LIMIT:
-            listed += f"\n    and {len(mismatched) - LIST_LIMIT} more"
-        parts.append(f"{len(mismatched)} tensors have another shape:\n    {listed}")
-    if missing:
-        parts.append(
-            f"{len(missing)} tensors of the model are not in it: {group_names(missing)}"
-        )
-    if report.mode == "exact" and report.unused:
-        parts.append(
-            f"{len(report.unused)} of its tensors are not in the model: "
-            f"{group_names(report.unused)}"
-        )
+def _api_hints(caller, mismatched, missing):
+    """What to change in the call ``caller`` = (its name, the name of its config argument) when
+    its checkpoint does not fit."""
+    name, config_argument = caller
     hints = []
-    if other_frames:
-        hints.append(_frames_hint(report.path, other_frames, stored_frames))
+    if any(entry.startswith(HEAD_PREFIX) for entry in mismatched + missing):
+        hints.append(f"its head does not fit: {name} needs the class count the checkpoint was "
+                     f"trained with")
+    hints.append(f"a checkpoint of another architecture or config? Without {config_argument}, "
+                 f"{name} builds the model of the config the checkpoint stores")
+    return hints
+
+
+def _launcher_hints(report, mismatched, missing, inflatable):
+    """Which config keys of a training or test run to change when its checkpoint does not fit."""
+    hints = []
     if inflatable:
         hints.append(
             f"{len(inflatable)} of the kernels are 2D or of time size 1: set "
@@ -204,6 +195,39 @@ def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_fra
         )
     hints.append("a checkpoint of another architecture or config (MODEL.ARCH, RESNET.DEPTH, "
                  "NONLOCAL.*, GTA.*)?")
+    return hints
+
+
+def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_frames=None,
+            caller=None):
+    allowed = {
+        "finetune": "fine-tuning takes every tensor from it but those of the added blocks and "
+        "the head",
+        "exact": "testing and resuming take every tensor of the model from it, head included, "
+        "and need all of its tensors",
+    }[report.mode]
+    if caller:
+        allowed = f"{caller[0]} takes every tensor of the model from it and needs all of its tensors"
+    parts = []
+    if mismatched:
+        listed = "\n    ".join(mismatched[:LIST_LIMIT])
+        if len(mismatched) > LIST_LIMIT:
+            listed += f"\n    and {len(mismatched) - LIST_LIMIT} more"
+        parts.append(f"{len(mismatched)} tensors have another shape:\n    {listed}")
+    if missing:
+        parts.append(
+            f"{len(missing)} tensors of the model are not in it: {group_names(missing)}"
+        )
+    if report.mode == "exact" and report.unused:
+        parts.append(
+            f"{len(report.unused)} of its tensors are not in the model: "
+            f"{group_names(report.unused)}"
+        )
+    hints = [_frames_hint(report.path, other_frames, stored_frames)] if other_frames else []
+    if caller:
+        hints += _api_hints(caller, mismatched, missing)
+    else:
+        hints += _launcher_hints(report, mismatched, missing, inflatable)
     raise CheckpointError(
         f"checkpoint {report.path} does not fit the model ({allowed}):\n  "
         + "\n  ".join(parts)
@@ -284,13 +308,14 @@ def describe_differences(path, differences):
     )
 
 
-def match_state(model, checkpoint, inflate=False, mode="finetune", resample=False):
+def match_state(model, checkpoint, inflate=False, mode="finetune", resample=False, caller=None):
     """
     Decides, tensor by tensor, what of ``checkpoint`` goes into ``model`` (see the module
     docstring for ``mode``). With ``resample``, GTA's T x T matrices learned over another clip
     length are resampled to the model's (``resample.resample_temporal_attention``) and listed
     in the report. Returns (state dict to load with ``strict=False``, LoadReport); raises
-    ``CheckpointError`` naming the tensors that do not fit.
+    ``CheckpointError`` naming the tensors that do not fit, with hints for the call ``caller``
+    (its name, the name of its config argument) where given, else for the launcher's config keys.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: expected one of {MODES}")
@@ -339,5 +364,6 @@ def match_state(model, checkpoint, inflate=False, mode="finetune", resample=Fals
             report.inflated.append(name)
     report.unused = [k for k in state if k not in target]
     if mismatched or missing or (mode == "exact" and report.unused):
-        _refuse(report, mismatched, missing, inflatable, other_frames, checkpoint.num_frames)
+        _refuse(report, mismatched, missing, inflatable, other_frames, checkpoint.num_frames,
+                caller)
     return to_load, report

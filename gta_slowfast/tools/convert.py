@@ -37,6 +37,20 @@ resample: a GTA checkpoint -> the same model for clips of another length. Every 
 matrix becomes M' = R(T->T') M R(T'->T) (gta_slowfast.checkpoint.resample): each row keeps its
 total weight, and T' = T changes nothing. Every other tensor is kept; the stored config's
 DATA.NUM_FRAMES is updated; epoch and optimizer state are dropped.
+
+    python -m gta_slowfast.tools.convert onnx --checkpoint gta_8x1.pyth --dst gta_8x1.onnx
+    python -m gta_slowfast.tools.convert torchscript --checkpoint gta_8x1.pyth --dst gta_8x1.pt
+
+onnx, torchscript: a trained checkpoint -> a model for deployment (gta_slowfast.export): an ONNX
+file (opset 17 unless --opset, dynamic batch axis) or a TorchScript trace, built from the config
+the checkpoint stores (or --cfg, with KEY VALUE overrides) and loaded exactly. Both trace the
+model, so every attention is written out (MatMul, Softmax, MatMul; no fused kernel). Inputs:
+one float32 tensor [batch, 3, T, crop, crop] per pathway ("clip"; SlowFast: "slow", "fast"),
+normalised as the config's test does; output [batch, classes], softmax scores (--logits: the
+logits). Beside the file, <dst>.json records the inputs, the preprocessing (channel order, mean,
+std, frames and their sampling, resize, crop) and the class names (--labels, else the dataset's
+label file where it has one). Where onnxruntime (or TorchScript) is installed the exported
+model is run on the CPU and its outputs compared with PyTorch's.
 """
 
 import argparse
@@ -46,6 +60,7 @@ from collections import OrderedDict
 import torch
 
 from .. import cli
+from ..export import ONNX_OPSET
 
 # Blocks per stage of ResNet-50 (torchvision layer1..layer4 = PySlowFast res2..res5).
 RESNET50_BLOCKS = (3, 4, 6, 3)
@@ -308,6 +323,97 @@ def convert_resample(src, dst, num_frames, from_frames=None):
     return changed
 
 
+EXPORT_TOLERANCE = 1e-4
+
+
+def _max_difference(expected, got):
+    return (torch.as_tensor(got) - expected).abs().max().item()
+
+
+def run_onnx(path, inputs):
+    """Outputs of the ONNX file ``path`` for ``inputs`` (one tensor per pathway) in
+    onnxruntime on the CPU."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feed = {arg.name: x.numpy() for arg, x in zip(session.get_inputs(), inputs)}
+    return torch.from_numpy(session.run(None, feed)[0])
+
+
+def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, logits=False,
+                   labels=None):
+    """``onnx`` / ``torchscript`` commands: exports the model of ``checkpoint`` to ``dst`` and
+    its inference spec to ``dst``.json; checks the exported model against PyTorch where its
+    runtime is installed. Returns the largest output difference (None: not checked)."""
+    import importlib.util
+
+    from .. import export
+    from ..factory import create_model
+
+    caller = (cli.program_name("gta_slowfast.tools.convert", "gta-convert") + " " + kind,
+              "--cfg")
+    model = create_model(cfg_path, checkpoint=checkpoint, opts=opts, labels=labels,
+                         caller=caller)
+    if kind == "onnx":
+        module, inputs = export.export_onnx(model, model.cfg, dst, opset or ONNX_OPSET, logits)
+    else:
+        module, inputs = export.export_torchscript(model, model.cfg, dst, logits)
+    output = "logits" if logits else "scores"
+    spec_path = dst + ".json"
+    export.write_spec(spec_path, export.inference_spec(model.cfg, model.class_names, inputs, output))
+    with torch.no_grad():
+        expected = module(*inputs)
+    difference = None
+    if kind == "torchscript":
+        difference = _max_difference(expected, torch.jit.load(dst)(*inputs))
+    elif importlib.util.find_spec("onnxruntime") is not None:
+        difference = _max_difference(expected, run_onnx(dst, inputs))
+    shapes = ", ".join(f"{n} {['batch'] + list(x.shape[1:])}"
+                       for n, x in zip(export.input_names(model.cfg), inputs))
+    what = f"ONNX opset {opset or ONNX_OPSET}" if kind == "onnx" else "TorchScript trace"
+    print(f"{checkpoint} -> {dst} ({what}, NONLOCAL.TYPE {model.cfg.NONLOCAL.TYPE})")
+    print(f"  inputs: {shapes} float32, normalised (mean {list(model.cfg.DATA.MEAN)}, std "
+          f"{list(model.cfg.DATA.STD)}); output: {output} [batch, {model.cfg.MODEL.NUM_CLASSES}]")
+    print(f"  inference spec (preprocessing, class names): {spec_path}")
+    if difference is None:
+        print("  not run: onnxruntime is not installed (pip install 'gta_slowfast[export]')")
+    else:
+        runtime = "onnxruntime (CPU)" if kind == "onnx" else "torch.jit.load"
+        verdict = "match" if difference <= EXPORT_TOLERANCE else "DIFFER FROM"
+        print(f"  {runtime}: outputs {verdict} PyTorch's (max |difference| {difference:.2e} on "
+              f"{inputs[0].shape[0]} random clips)")
+        if difference > EXPORT_TOLERANCE:
+            raise ValueError(f"{dst}: the exported model's outputs differ from PyTorch's by "
+                             f"{difference:.2e} (tolerance {EXPORT_TOLERANCE})")
+    return difference
+
+
+def _add_export_parser(commands, kind, help_text, example):
+    sub = commands.add_parser(
+        kind, help=help_text, description=f"{help_text}, with its inference spec in <dst>.json "
+        f"(see python -m gta_slowfast.tools.convert --help).\n\nexample:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument("--checkpoint", required=True, metavar="FILE",
+                     help="PySlowFast checkpoint (.pyth) of the trained model")
+    sub.add_argument("--dst", required=True, metavar="FILE", help="file to write")
+    sub.add_argument("--cfg", metavar="FILE",
+                     help="config of the model (a YAML file or a shipped config's name; "
+                          "default: the config the checkpoint stores)")
+    sub.add_argument("--labels", metavar="FILE",
+                     help="class names for the spec (default: the dataset's label file)")
+    sub.add_argument("--logits", action="store_true",
+                     help="output the head's logits instead of its softmax scores")
+    if kind == "onnx":
+        sub.add_argument("--opset", type=int, metavar="N",
+                         help=f"ONNX opset version (default: {ONNX_OPSET})")
+    sub.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
+                     help="overrides of the config")
+    sub.set_defaults(run=lambda args: convert_export(
+        kind, args.checkpoint, args.dst, args.cfg, args.opts, getattr(args, "opset", None),
+        args.logits, args.labels))
+
+
 def main(argv=None):
     parser = cli.argument_parser("gta_slowfast.tools.convert", __doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -371,6 +477,12 @@ def main(argv=None):
     rs.set_defaults(
         run=lambda args: convert_resample(args.src, args.dst, args.num_frames, args.from_frames)
     )
+    _add_export_parser(
+        commands, "onnx", "trained checkpoint -> ONNX model (onnxruntime, TensorRT, ...)",
+        "python -m gta_slowfast.tools.convert onnx --checkpoint gta.pyth --dst gta.onnx")
+    _add_export_parser(
+        commands, "torchscript", "trained checkpoint -> TorchScript trace (torch.jit.load)",
+        "python -m gta_slowfast.tools.convert torchscript --checkpoint gta.pyth --dst gta.pt")
     args = parser.parse_args(argv)
     with cli.reported_errors(parser, args.debug):
         args.run(args)
