@@ -14,6 +14,7 @@ import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.checkpoint import CheckpointError, read_checkpoint
 from gta_slowfast.checkpoint import saving
+from gta_slowfast.checkpoint.io import config_by_key
 from gta_slowfast.checkpoint.resume import run_differences
 from gta_slowfast.engine import launch
 
@@ -80,7 +81,7 @@ def test_only_the_keys_that_make_a_run_count():
     other.RNG_SEED, other.SYNTHETIC.SEED, other.SOLVER.MAX_EPOCH = cfg.RNG_SEED + 1, 1, 9
     other.OUTPUT_DIR, other.NUM_GPUS, other.LOG_PERIOD = "/elsewhere", 8, 3
     other.TRAIN.CHECKPOINT_PERIOD, other.DATA.PATH_TO_DATA_DIR = 5, "/data/moved"
-    assert sorted(run_differences(cfg.dump(), other.dump())) == [
+    assert sorted(run_differences(config_by_key(cfg.dump()), config_by_key(other.dump()))) == [
         ("RNG_SEED", cfg.RNG_SEED, cfg.RNG_SEED + 1), ("SOLVER.MAX_EPOCH", cfg.SOLVER.MAX_EPOCH, 9),
         ("SYNTHETIC.SEED", 0, 1)]
 

@@ -168,9 +168,10 @@ def _flatten(node, prefix=""):
     return flat
 
 
-def _stored_config(cfg_text):
-    """The YAML config text a PySlowFast checkpoint stores, by full key (``_flatten``), or
-    None where it stores none (or text that is not a YAML mapping)."""
+def config_by_key(cfg_text):
+    """A config's YAML text (as PySlowFast's checkpoints store it, ``cfg.dump()``) by full key,
+    {"DATA.NUM_FRAMES": 8, ...}, or None where there is none (or text that is not a YAML
+    mapping)."""
     import yaml
 
     if not isinstance(cfg_text, str):
@@ -204,7 +205,7 @@ def _read_pytorch(path):
                     for k, v in state.items()),
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
-        stored_config=_stored_config(data.get("cfg")),
+        stored_config=config_by_key(data.get("cfg")),
         cfg_text=data["cfg"] if isinstance(data.get("cfg"), str) else None,
     )
 
@@ -271,8 +272,8 @@ def read_checkpoint(path, kind="pytorch"):
 
 def read_stored_config(path):
     """The config a PySlowFast checkpoint at ``path`` was trained with (the YAML text
-    ``save_checkpoint`` stores as ``cfg``), or None where it stores none. Tensors are mapped,
-    not read."""
+    ``save_checkpoint`` stores as ``cfg``) by full key (``config_by_key``), or None where it
+    stores none. Tensors are mapped, not read."""
     _check_file(path, "checkpoint")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -281,8 +282,7 @@ def read_stored_config(path):
             f"checkpoint {path} could not be read as a pytorch checkpoint: "
             f"{_diagnose(path, 'pytorch', err)} ({type(err).__name__}: {_reason(err)})"
         ) from err
-    text = data.get("cfg") if isinstance(data, dict) else None
-    return text if isinstance(text, str) else None
+    return config_by_key(data.get("cfg") if isinstance(data, dict) else None)
 
 
 def read_torch_file(path):

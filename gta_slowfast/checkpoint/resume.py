@@ -7,9 +7,7 @@ the data lies, NUM_GPUS and the job's size, logging and checkpoint periods, the 
 loader workers) may differ.
 """
 
-import yaml
-
-from .io import CheckpointError, read_stored_config
+from .io import CheckpointError, config_by_key, read_stored_config
 
 # Config nodes whose every key makes the run (keys a generation lacks are not compared).
 RUN_NODES = ("MODEL", "RESNET", "NONLOCAL", "GTA", "TSM", "SLOWFAST", "X3D", "MVIT", "DATA",
@@ -23,26 +21,15 @@ LOCATION_KEYS = ("DATA.PATH_TO_DATA_DIR", "DATA.PATH_PREFIX", "DATA.PATH_LABEL_S
 LIST_LIMIT = 6
 
 
-def _flatten(node, prefix=""):
-    for name, value in node.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{key}.")
-        else:
-            yield key, value
-
-
 def _makes_the_run(key):
     return key not in LOCATION_KEYS and (key in RUN_KEYS or key.split(".")[0] in RUN_NODES)
 
 
 def run_differences(stored, current):
-    """(key, stored value, current value) of every key that makes the run where the config
-    texts (YAML, as ``cfg.dump()`` writes them) ``stored`` and ``current`` differ."""
-    old = dict(_flatten(yaml.safe_load(stored) or {}))
-    new = dict(_flatten(yaml.safe_load(current) or {}))
-    return [(key, old[key], new[key]) for key in new
-            if key in old and _makes_the_run(key) and old[key] != new[key]]
+    """(key, stored value, current value) of every key that makes the run where the configs
+    ``stored`` and ``current``, by full key (``config_by_key``), differ."""
+    return [(key, stored[key], value) for key, value in current.items()
+            if key in stored and _makes_the_run(key) and stored[key] != value]
 
 
 def check_same_run(cfg, path):
@@ -52,7 +39,7 @@ def check_same_run(cfg, path):
     stored = read_stored_config(path)
     if stored is None:
         return
-    differ = run_differences(stored, cfg.dump())
+    differ = run_differences(stored, config_by_key(cfg.dump()))
     if not differ:
         return
     shown = ", ".join(f"{key}={old!r} (this run: {new!r})" for key, old, new in differ[:LIST_LIMIT])
