@@ -12,10 +12,11 @@ as the class name says.
 import json
 import os
 
-import av
 import numpy as np
 import torch
 from PIL import Image
+
+from gta_slowfast.datasets import sample_releases
 
 SS_CLASSES = [
     "Pushing something from left to right",
@@ -85,15 +86,8 @@ def bar_motion(clip_frames):
 
 
 def write_video(path, frames, codec, fps=12, options=None):
-    with av.open(path, mode="w") as container:
-        stream = container.add_stream(codec, rate=fps, options=options or {})
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    """Encodes uint8 frames [T, H, W, 3] (the sample releases' writer, at 12 fps by default)."""
+    sample_releases.write_video(path, frames, codec, fps, options)
 
 
 def split_videos(classes, per_class, start):
