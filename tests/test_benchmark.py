@@ -93,8 +93,8 @@ def test_compile_rows_form_their_own_group_of_compiled_models(tmp_path):
     entries = benchmark.describe_targets(benchmark.config_groups(args), [], args)
     assert [(e["group"], e["name"]) for e in entries] == [
         ("models", "none.yaml"), ("models", "gta.yaml"), ("block res3", "gta block res3"),
-        ("block res4", "gta block res4"), ("models torch.compile", "none.yaml"),
-        ("models torch.compile", "gta.yaml"),
+        ("block res4", "gta block res4"), ("models torch.compile", "none.yaml + torch.compile"),
+        ("models torch.compile", "gta.yaml + torch.compile"),
     ]
     eager, compiled = (benchmark.spec_target(e["spec"]) for e in (entries[1], entries[5]))
     assert isinstance(compiled.module, torch._dynamo.eval_frame.OptimizedModule)

@@ -389,7 +389,9 @@ def describe_targets(groups, opts, args):
                 params, flops = measure(cfg)
                 for suffix, extra in model_variants(cfg, args):
                     entries.append(dict(
-                        group=title + tag, name=os.path.basename(path) + suffix, config=path,
+                        group=title + tag,
+                        name=os.path.basename(path) + suffix + (" + torch.compile" * compiled),
+                        config=path,
                         type=cfg.NONLOCAL.TYPE if any_block(cfg) else "-", precision=precision,
                         input=[list(x.shape) for x in dummy_inputs(cfg, args.batch_size)],
                         spec=dict(kind="model", cfg=path, opts=opts + extra,
