@@ -29,7 +29,8 @@ setup(
         ],
         # Running exported ONNX models (python -m gta_slowfast.tools.convert onnx).
         "export": ["onnx", "onnxruntime"],
-        "test": ["pytest"],
+        # The suite, with the export tests' runtime (they skip without it).
+        "test": ["pytest", "onnx", "onnxruntime"],
     },
     entry_points={
         "console_scripts": [
