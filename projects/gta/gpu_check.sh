@@ -4,11 +4,13 @@
 #      precision, compile and benchmark tests on the GPU machine's stack;
 #   2. the benchmark on CUDA, float32 and float16 autocast, R2D-50 and SlowFast 16x8 rows,
 #      with and without GTA.ACTIVATION_CHECKPOINT, batch 8, timed with CUDA events;
-#   3. the synthetic main job (R2D-50 + GTA) trained and tested on one GPU.
+#   3. the synthetic main job (R2D-50 + GTA) trained and tested on one GPU;
+#   4. the same job started by torchrun as one process on one GPU (NCCL, PySlowFast's trainer
+#      where a checkout is installed).
 # Usage, from the repository root after the Quick start install:
 #   bash projects/gta/gpu_check.sh [OUTPUT_DIR]      (default out/gpu_check)
 # The results go under OUTPUT_DIR: gpu.txt, tests.txt, benchmark/benchmark.md (+ .json),
-# synthetic_gta/stdout.log and json_stats.log. A test failure does not stop the benchmark and
+# synthetic_gta/ and synthetic_gta_torchrun/ (stdout.log, json_stats.log). A test failure does not stop the benchmark and
 # the training run; the script then exits with pytest's status at the end.
 set -euo pipefail
 out="${1:-out/gpu_check}"
@@ -31,4 +33,7 @@ python -m gta_slowfast.tools.benchmark --device cuda --precision fp32 fp16 \
     --output-dir "$out/benchmark"
 python projects/gta/run_net.py --cfg configs/Synthetic/R2D_R50_GTA.yaml NUM_GPUS 1 \
     OUTPUT_DIR "$out/synthetic_gta" 2>&1 | tail -n 5
+python -m torch.distributed.run --nproc_per_node 1 projects/gta/run_net.py \
+    --cfg configs/Synthetic/R2D_R50_GTA.yaml NUM_GPUS 1 \
+    OUTPUT_DIR "$out/synthetic_gta_torchrun" 2>&1 | tail -n 5
 exit "$tests_status"
