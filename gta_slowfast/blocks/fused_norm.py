@@ -22,6 +22,8 @@ exact than a batch norm's own two-pass variance where a channel's var(z) is smal
 covariance and gradients are computed from the centred A, so a large mean of A costs nothing.
 """
 
+import itertools
+
 import torch
 from torch.autograd.function import once_differentiable
 from torch.nn.modules import module as nn_module
@@ -161,8 +163,8 @@ class _ProjectNormResidual(torch.autograd.Function):
         correction = w.t() @ (w * vr[:, None])
         constant = w.t() @ u
         grad_parts = []
-        ends = torch.tensor(ctx.splits).cumsum(0).tolist()
-        rows = [slice(end - size, end) for end, size in zip(ends, ctx.splits)]
+        rows = [slice(end - size, end)
+                for end, size in zip(itertools.accumulate(ctx.splits), ctx.splits)]
         for matrix, rows_j in zip(matrices, rows):
             transposed = _stored_transposed(matrix)
             grad = _product((w[:, rows_j] * a[:, None]).t(), g, transposed)
