@@ -257,6 +257,13 @@ def test_output_norm_keeps_statistics_and_evaluates_as_batchnorm3d(cls, kwargs, 
     assert got.is_contiguous(memory_format=memory)
 
 
+def test_one_value_per_channel_in_training_is_refused_as_batchnorm3d_does():
+    part = TemporalSelfAttention(32, 16, zero_init_final_norm=False).train()
+    with pytest.raises(ValueError, match=r"expected more than 1 value per channel when training, "
+                                         r"got input size \[1, 32, 1, 1, 1\]"):
+        part(torch.randn(1, 32, 1, 1, 1))
+
+
 def test_precise_bn_statistics_reach_the_blocks_norms():
     """fvcore's (and PySlowFast's) precise BN counts every norm's inputs through a forward hook:
     the blocks' final norms must be called then, and end with the statistics precise BN gives
