@@ -20,8 +20,8 @@ add_tsm_config(compat.DEFAULT_CFG)
 
 from . import datasets  # noqa: E402,F401  (registers the datasets)
 from .blocks import VARIANT_REGISTRY, BlockSpec, build_variant, register_variant  # noqa: E402
-from .models import build_model, dummy_inputs, place_variant, stage_num_frames  # noqa: E402
 from .factory import create_model, list_configs, load_clip, top_classes  # noqa: E402
+from .models import build_model, dummy_inputs, place_variant, stage_num_frames  # noqa: E402
 
 __version__ = "0.1.0"
 

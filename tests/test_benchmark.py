@@ -5,11 +5,10 @@ import os
 
 import pytest
 import torch
+from conftest import small_cfg
 
 import gta_slowfast
 from gta_slowfast.tools import benchmark
-
-from conftest import small_cfg
 
 ROW_KEYS = {
     "group", "name", "config", "type", "device", "input", "params_m", "gflops", "forward_ms",

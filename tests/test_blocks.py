@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from fvcore.common.config import CfgNode
 
 from gta_slowfast.blocks import (
     VARIANT_REGISTRY,
@@ -16,7 +17,6 @@ from gta_slowfast.blocks import (
     build_variant,
 )
 from gta_slowfast.config import add_gta_config
-from fvcore.common.config import CfgNode
 
 VARIANTS = ["nonlocal", "sa", "ta", "tape", "dnl", "sa_tape", "gta"]
 

@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-import yaml
-
 import slowfast.models.optimizer as optim
 import slowfast.utils.checkpoint as cu
+import torch
+import yaml
+from conftest import REPO, build, clip, requires_main, small_cfg
 from slowfast.utils.c2_model_loading import get_name_convert_func
 
 import gta_slowfast
@@ -24,8 +24,6 @@ from gta_slowfast import checkpoint as ck
 from gta_slowfast import compat
 from gta_slowfast.engine import launch, upstream
 from gta_slowfast.tools import convert
-
-from conftest import REPO, build, clip, requires_main, small_cfg
 
 # ---------------------------------------------------------------------------------------------
 # Helpers

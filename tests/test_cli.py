@@ -7,12 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO, requires_main
+from test_engine import tiny_config  # noqa: F401  (the fixture)
 
 from gta_slowfast.engine import launch
 from gta_slowfast.tools import complexity
-
-from conftest import REPO, requires_main
-from test_engine import tiny_config  # noqa: F401  (the fixture)
 
 RUN_NET = os.path.join(REPO, "projects", "gta", "run_net.py")
 

@@ -3,10 +3,9 @@
 import os
 
 import pytest
+from conftest import CONFIGS
 
 from gta_slowfast.tools import complexity
-
-from conftest import CONFIGS
 
 # Paper Table 1 / 2b: (params M, GFLOPs) per config.
 PAPER = {

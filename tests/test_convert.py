@@ -6,12 +6,11 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import requires_main, requires_snapshot
 
 import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.tools import convert
-
-from conftest import requires_main, requires_snapshot
 
 BLOCKS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
 

@@ -10,19 +10,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from slowfast.datasets.build import build_dataset
-
-import gta_slowfast
-from gta_slowfast import compat
-from gta_slowfast.datasets import decoding, sampling, transforms
-from gta_slowfast.datasets.video_dataset import ReleaseError
-
 from conftest import CONFIGS
 from releases import (
     SS_CLASSES,
     bar_motion,
     bar_positions,
-    decoded_frame_index,
     direction_of,
     frames_of,
     make_kinetics,
@@ -30,6 +22,12 @@ from releases import (
     make_ssv2,
     write_video,
 )
+from slowfast.datasets.build import build_dataset
+
+import gta_slowfast
+from gta_slowfast import compat
+from gta_slowfast.datasets import decoding, sampling, transforms
+from gta_slowfast.datasets.video_dataset import ReleaseError
 
 ITEM_LENGTH = 5 if compat.GENERATION == "main" else 4
 SMALL = ["TSN.RESIZE", "[60, 80]", "DATA.TRAIN_CROP_SIZE", "56", "DATA.TEST_CROP_SIZE", "56"]

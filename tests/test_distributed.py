@@ -12,13 +12,12 @@ import time
 
 import pytest
 import torch
+from conftest import REPO
+from test_engine import TINY, check_per_class_results, json_stats
 
 from gta_slowfast import compat
 from gta_slowfast.engine import distributed, upstream
 from gta_slowfast.engine.distributed import Job, expand_nodelist, job_of
-
-from conftest import REPO
-from test_engine import TINY, check_per_class_results, json_stats
 
 # Seconds a collective of the two-process runs waits for the other process.
 TIMEOUT = 20
@@ -93,8 +92,8 @@ def _train_two_steps(rank, port, results):
     """One process of a two-process job: two steps of the fallback loop's train_epoch on a
     small model under ``data_parallel``, each process on its own batches; after every step
     (when the loader is asked for the next batch) the weights of both processes are gathered."""
-    import torch.distributed as dist
     import slowfast.models.optimizer as optim
+    import torch.distributed as dist
     from slowfast.utils.meters import TrainMeter
 
     import gta_slowfast
@@ -136,6 +135,7 @@ def test_gradients_are_averaged_and_the_weights_stay_identical(tmp_path):
     same weights, those of one process trained by the same optimizer on the whole batch (the
     mean loss over both halves; PySlowFast's SGD: momentum, weight decay)."""
     import slowfast.models.optimizer as optim
+
     import gta_slowfast
 
     (tmp_path / "tiny.yaml").write_text(TINY.format(data=tmp_path / "d", out=tmp_path / "o"))

@@ -12,14 +12,13 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from conftest import CONFIGS, REPO, requires_snapshot
 
 import gta_slowfast
 from gta_slowfast.datasets.registration import Synthetic, temporal_indices
 from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate, make_clip
 from gta_slowfast.datasets.video_dataset import ReleaseError
 from gta_slowfast.engine import launch, upstream
-
-from conftest import CONFIGS, REPO, requires_snapshot
 
 TINY = """
 TRAIN: {{ENABLE: True, DATASET: synthetic, BATCH_SIZE: 4, EVAL_PERIOD: 1, CHECKPOINT_PERIOD: 1,

@@ -8,12 +8,11 @@ import os
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import build, small_cfg
 
 import gta_slowfast
 from gta_slowfast import export
 from gta_slowfast.tools import convert
-
-from conftest import build, small_cfg
 
 requires_onnxruntime = pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,

@@ -5,13 +5,12 @@ import pickle
 
 import pytest
 import torch
-from slowfast.datasets.build import build_dataset
-
-import gta_slowfast
-
 from conftest import CONFIGS
 from releases import make_ssv2
+from slowfast.datasets.build import build_dataset
 from test_engine import run_net, tiny_config  # noqa: F401  (the fixture)
+
+import gta_slowfast
 
 
 def test_list_configs_lists_the_shipped_configs():

@@ -7,12 +7,11 @@ import sys
 
 import pytest
 import torch
+from conftest import CONFIGS, REPO, build, clip, reversal_gap, run, small_cfg
 
 import gta_slowfast
 from gta_slowfast import compat
 from gta_slowfast.blocks import DecoupledBlock, GlobalTemporalAttention
-
-from conftest import CONFIGS, REPO, build, clip, reversal_gap, run, small_cfg
 
 
 def test_config_keys_reach_pyslowfast_defaults():

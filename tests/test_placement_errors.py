@@ -1,10 +1,9 @@
 """A block that cannot be built says where it is and which config keys decide it."""
 
 import pytest
+from conftest import build, small_cfg
 
 from gta_slowfast.models import BlockConstructionError
-
-from conftest import build, small_cfg
 
 
 def test_groups_that_do_not_divide_the_fast_pathway_name_the_place_and_keys():

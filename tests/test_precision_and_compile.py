@@ -8,10 +8,9 @@ import copy
 
 import pytest
 import torch
+from conftest import build, clip, run, small_cfg
 
 from gta_slowfast.blocks import BlockSpec, build_variant
-
-from conftest import build, clip, run, small_cfg
 
 
 def training_step(model, inputs, forward=None):

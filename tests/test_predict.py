@@ -9,14 +9,13 @@ import shutil
 
 import pytest
 import torch
+from releases import SS_CLASSES, make_ssv2
+from test_engine import TINY, run_net
 
 import gta_slowfast
 from gta_slowfast.checkpoint import CheckpointError
 from gta_slowfast.datasets.synthetic import CLASS_NAMES
 from gta_slowfast.tools import predict
-
-from releases import SS_CLASSES, make_ssv2
-from test_engine import TINY, run_net
 
 VIEWS, CROPS = 2, 3
 
@@ -123,8 +122,8 @@ def test_predict_windows_of_a_long_video(tmp_path, capsys):
     first = [r for r in rows if float(r["start"]) == 1.0]
     frames, _, _ = gta_slowfast.datasets.decoding.read_video_file(
         video, lambda n, fps: torch.arange(n))
-    from gta_slowfast.datasets.video_dataset import prepare_clip
     from gta_slowfast.datasets import sampling
+    from gta_slowfast.datasets.video_dataset import prepare_clip
 
     window = frames[12:24][sampling.segment_indices(12, 8, 0, 1)]
     clip = [x.unsqueeze(0) for x in prepare_clip(cfg, window, train=False)[0]]

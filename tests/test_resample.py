@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import slowfast.utils.checkpoint as cu
 import torch
+from conftest import build, small_cfg
 
 from gta_slowfast.checkpoint import CheckpointError, load_checkpoint, preflight
 from gta_slowfast.checkpoint.resample import resample_temporal_attention, resampling_matrix
 from gta_slowfast.tools import convert
-
-from conftest import build, small_cfg
 
 MATRICES = ("pixel_attention", "region_attention")
 

@@ -5,20 +5,17 @@ refused, a test-only run kept out of the training run's logs and results."""
 import os
 
 import pytest
-import torch
-
 import slowfast.models.optimizer as optim
 import slowfast.utils.checkpoint as cu
+import torch
+from test_engine import TINY
 
 import gta_slowfast
 from gta_slowfast import compat
-from gta_slowfast.checkpoint import CheckpointError, read_checkpoint
-from gta_slowfast.checkpoint import saving
+from gta_slowfast.checkpoint import CheckpointError, read_checkpoint, saving
 from gta_slowfast.checkpoint.io import config_by_key
 from gta_slowfast.checkpoint.resume import run_differences
 from gta_slowfast.engine import launch
-
-from test_engine import TINY
 
 
 @pytest.fixture

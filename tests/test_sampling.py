@@ -13,13 +13,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import CONFIGS
+from releases import SS_CLASSES, decoded_frame_index, make_ssv1, make_ssv2
 from slowfast.datasets.build import build_dataset
 
 import gta_slowfast
 from gta_slowfast.datasets import sampling
-
-from conftest import CONFIGS
-from releases import SS_CLASSES, decoded_frame_index, make_ssv1, make_ssv2
 
 LENGTHS = (37, 70, 20)
 CLASSES = SS_CLASSES[:3]  # one video of each length per split

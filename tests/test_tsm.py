@@ -6,13 +6,12 @@ import os
 
 import pytest
 import torch
+from conftest import CONFIGS, build, clip, reversal_gap, run, small_cfg
 from fvcore.nn import FlopCountAnalysis
 
 import gta_slowfast
 from gta_slowfast.tools.complexity import measure
 from gta_slowfast.tsm import TemporalShift, shift_fold, temporal_shift
-
-from conftest import CONFIGS, build, clip, reversal_gap, run, small_cfg
 
 
 def reference_shift(x, fold):

@@ -5,12 +5,11 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import build, small_cfg
 from PIL import Image
 
 import gta_slowfast
 from gta_slowfast.tools import visualize
-
-from conftest import build, small_cfg
 
 FRAMES, CROP = 4, 32
 PLACES = ["s3.pathway0_nonlocal1", "s4.pathway0_nonlocal5"]

@@ -8,12 +8,11 @@ import contextlib
 import copy
 import io
 
+import slowfast.utils.checkpoint as cu
 import torch
 
-import slowfast.utils.checkpoint as cu
-
 from .io import LIST_LIMIT, CheckpointError
-from .loading import RESUME_SOURCE, warn_about_start, cpu_cfg, test_plan, train_plan
+from .loading import RESUME_SOURCE, cpu_cfg, test_plan, train_plan, warn_about_start
 from .matching import group_names
 from .resume import check_same_run
 

@@ -17,9 +17,8 @@ import os
 import shutil
 import tempfile
 
-import torch
-
 import slowfast.utils.checkpoint as cu
+import torch
 
 from .. import compat
 

@@ -20,14 +20,13 @@ import os
 import pickle
 
 import numpy as np
-import torch
-from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
-
 import slowfast.models.losses as losses
 import slowfast.models.optimizer as optim
 import slowfast.utils.distributed as du
 import slowfast.utils.logging as logging
 import slowfast.utils.misc as misc
+import torch
+from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 from slowfast.datasets import loader as sf_loader
 from slowfast.datasets.build import build_dataset
 from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter

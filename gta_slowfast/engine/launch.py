@@ -29,16 +29,17 @@ import traceback
 import torch
 
 from .. import cli, compat, load_config
+from ..blocks import check_variant
 from ..checkpoint import cpu_cfg, test_plan
-from ..config import ConfigError
 from ..checkpoint import preflight as check_checkpoints
+from ..config import ConfigError
 from ..datasets.checks import check_datasets
 from ..datasets.registration import synthetic_root
 from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
-from ..blocks import check_variant
 from ..models import build_model
 from . import distributed, fallback, upstream
-from .json_stats import FILENAME as JSON_STATS_FILE, write_json_stats
+from .json_stats import FILENAME as JSON_STATS_FILE
+from .json_stats import write_json_stats
 
 logger = logging.getLogger(__name__)
 

@@ -287,8 +287,8 @@ def convert_resample(src, dst, num_frames, from_frames=None):
     {name: (old shape, new shape)}."""
     import yaml
 
-    from ..checkpoint import CheckpointError, read_checkpoint, read_torch_file
     from ..blocks.gta import TEMPORAL_MATRICES, upgrade_temporal_matrices
+    from ..checkpoint import CheckpointError, read_checkpoint, read_torch_file
     from ..checkpoint.resample import resample_temporal_attention, resampled_frames
 
     state = read_checkpoint(src).model_state
