@@ -2,8 +2,9 @@
 gta_slowfast: Global Temporal Attention and decoupled non-local blocks for PySlowFast.
 
 Importing this package
-- adds its config keys (``NONLOCAL.TYPE``, the ``GTA`` and ``TSM`` nodes) to PySlowFast's default
-  config, so PySlowFast's ``load_config`` / ``get_cfg`` accept the project's YAML files;
+- adds its config keys (``gta_slowfast.config.add_gta_slowfast_config``: ``NONLOCAL.TYPE``, the
+  ``GTA``, ``TSM``, ``TSN`` and ``SYNTHETIC`` nodes, ``DATA`` keys) to PySlowFast's default config,
+  so PySlowFast's ``load_config`` / ``get_cfg`` accept the project's YAML files;
 - registers the block variants in ``VARIANT_REGISTRY``;
 - registers the synthetic dataset in PySlowFast's ``DATASET_REGISTRY``;
 - registers ResNet and SlowFast in PySlowFast's model registry so that they place the
@@ -12,16 +13,15 @@ Importing this package
 """
 
 from . import compat
-from .config import add_gta_config, load_config
-from .tsm import add_tsm_config
+from .config import add_gta_config, add_gta_slowfast_config, load_config
 
-add_gta_config(compat.DEFAULT_CFG)
-add_tsm_config(compat.DEFAULT_CFG)
+add_gta_slowfast_config(compat.DEFAULT_CFG)
 
 from . import datasets  # noqa: E402,F401  (registers the datasets)
 from .blocks import VARIANT_REGISTRY, BlockSpec, build_variant, register_variant  # noqa: E402
 from .factory import create_model, list_configs, load_clip, top_classes  # noqa: E402
 from .models import build_model, dummy_inputs, place_variant, stage_num_frames  # noqa: E402
+from .tsm import add_tsm_config  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -37,6 +37,7 @@ __all__ = [
     "BlockSpec",
     "VARIANT_REGISTRY",
     "add_gta_config",
+    "add_gta_slowfast_config",
     "add_tsm_config",
     "build_model",
     "build_variant",

@@ -103,17 +103,38 @@ def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
 def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type="pytorch",
                  opts=None, labels=None, require_class_names=False, caller=API_CALLER):
     """
-    The model of ``config`` (a YAML path, or a shipped config's name such as
-    ``"SSv1/R2D_R50_GTA_8x1.yaml"``), or, without ``config``, of the config that the
-    PySlowFast checkpoint ``checkpoint`` stores, on the CPU in eval mode, with ``num_classes``
-    and the ``KEY VALUE`` overrides ``opts``. ``checkpoint`` is loaded through the package's
-    loader in exact mode (every tensor of the model, head included, or an error naming what
-    does not fit) and its report logged. The config is kept as ``model.cfg``, the class names
-    (``class_names``: the file ``labels``, else the dataset's label file) as
-    ``model.class_names``: None where neither names them, or where the dataset's label file
-    cannot be read (logged; an error with ``require_class_names``). ``checkpoint`` may also be
-    a ``Checkpoint`` already read; ``caller`` (name, config argument) is how errors name this
-    call (a command passes its own).
+    A model ready for inference, built from a config, a checkpoint or both, on the CPU in eval
+    mode. ``checkpoint`` is loaded through the package's loader in exact mode (every tensor of
+    the model, head included, or an error naming what does not fit) and its report logged.
+
+    Args:
+        config (str, optional): a YAML path, or a shipped config's name such as
+            ``"SSv1/R2D_R50_GTA_8x1.yaml"`` (``list_configs``); None: the config that
+            ``checkpoint`` stores.
+        num_classes (int, optional): ``MODEL.NUM_CLASSES``, where it differs from the config's.
+        checkpoint (str or Checkpoint, optional): a checkpoint path, or a ``Checkpoint``
+            already read (``gta_slowfast.checkpoint.read_checkpoint``).
+        checkpoint_type (str): ``"pytorch"`` (PySlowFast's ``.pyth``) or ``"caffe2"``.
+        opts (list of str, optional): ``KEY VALUE`` config overrides.
+        labels (str, optional): a label file naming the classes (``read_label_file``);
+            None: the label file of the config's ``TEST.DATASET``, where it has one.
+        require_class_names (bool): make an unreadable dataset label file an error instead of
+            a logged warning.
+        caller (tuple of str): (name, config argument) by which errors name this call; a
+            command passes its own.
+
+    Returns:
+        torch.nn.Module: the model in eval mode, with its config as ``model.cfg`` and its class
+        names in index order as ``model.class_names`` (None where nothing names them).
+
+    Raises:
+        ValueError: neither ``config`` nor ``checkpoint`` is given, ``checkpoint_type`` is
+            neither type, or the class names do not match ``MODEL.NUM_CLASSES``.
+        FileNotFoundError: ``config``, ``checkpoint`` or ``labels`` does not exist.
+        gta_slowfast.config.ConfigError: the config or an override does not fit PySlowFast's
+            config (``UnknownConfigKey`` for a key it does not have).
+        gta_slowfast.checkpoint.CheckpointError: the checkpoint cannot be read, stores no
+            config where one is needed, or does not fit the model.
     """
     from . import build_model
     from .checkpoint import load_checkpoint, read_checkpoint

@@ -75,7 +75,25 @@ def nonlocal_places(model, cfg):
 
 
 def place_variant(model, cfg):
-    """Replaces every stock non-local block of ``model`` by the ``NONLOCAL.TYPE`` variant."""
+    """
+    Replaces every stock non-local block of ``model`` (at ``NONLOCAL.LOCATION``) by the
+    ``NONLOCAL.TYPE`` variant, built from a ``BlockSpec`` of its place: channels, the clip
+    length T of its stage (``stage_num_frames``), the ``GTA`` node, pool size and norm.
+
+    Args:
+        model (torch.nn.Module): PySlowFast's stock ResNet or SlowFast, as built from ``cfg``.
+        cfg (CfgNode): the config ``model`` was built from.
+
+    Returns:
+        torch.nn.Module: ``model``, changed in place; unchanged for ``NONLOCAL.TYPE: nonlocal``.
+
+    Raises:
+        KeyError: ``NONLOCAL.TYPE`` is not a registered variant (the message lists them).
+        ValueError: a stage's clip length does not divide (``DATA.NUM_FRAMES`` by
+            ``SLOWFAST.ALPHA``, the arch's pool1 or ``NONLOCAL.GROUP``).
+        BlockConstructionError: a block cannot be built at its place (a ``ValueError`` naming
+            the place, e.g. ``s3.pathway0_nonlocal1``, and the config keys that decide it).
+    """
     name = cfg.NONLOCAL.TYPE
     if name == "nonlocal":
         return model
@@ -129,8 +147,22 @@ compat.register_model("SlowFast", SlowFast)
 def build_model(cfg, gpu_id=None):
     """
     Builds the video model of ``cfg`` on either PySlowFast generation, as PySlowFast's
-    ``build_model`` does on main: CPU with ``NUM_GPUS: 0``, the current (or ``gpu_id``) GPU
-    otherwise, DistributedDataParallel with more than one GPU.
+    ``build_model`` does on main: the stock ResNet or SlowFast with the ``NONLOCAL.TYPE``
+    variant placed (``place_variant``) and, with ``TSM.ENABLE``, the temporal shift.
+
+    Args:
+        cfg (CfgNode): a config with gta_slowfast's keys (``gta_slowfast.load_config``).
+        gpu_id (int, optional): the GPU to build on; None: the current one.
+
+    Returns:
+        torch.nn.Module: the model, on the CPU with ``NUM_GPUS: 0``, on the GPU otherwise,
+        wrapped in DistributedDataParallel with more than one GPU.
+
+    Raises:
+        ValueError: ``NUM_GPUS`` exceeds the visible GPUs (on PySlowFast main, its own
+            ``AssertionError``), a block or the temporal shift cannot be built at its place,
+            or the config does not fit the installed PySlowFast generation.
+        KeyError: ``NONLOCAL.TYPE`` is not a registered variant.
     """
     import torch
 

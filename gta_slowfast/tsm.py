@@ -14,10 +14,10 @@ import logging
 import math
 
 import torch
-from fvcore.common.config import CfgNode
 from slowfast.models.resnet_helper import ResBlock
 
 from . import compat
+from .config import add_gta_slowfast_config
 
 logger = logging.getLogger(__name__)
 
@@ -25,25 +25,17 @@ PLACEMENTS = ("residual", "inplace")
 
 
 def add_tsm_config(cfg):
-    """Adds the ``TSM`` node to a PySlowFast config ``cfg`` in place and returns it."""
-    if "TSM" in cfg:
-        return cfg
-    cfg.TSM = CfgNode()
+    """
+    The name under which earlier releases added the ``TSM`` node; adds every key of gta_slowfast
+    (``gta_slowfast.config.add_gta_slowfast_config``), the ``TSM`` node among them.
 
-    # Shift part of the channels of every residual block of res2..res5 along time (TSM).
-    # Single-pathway ResNet models (MODEL.MODEL_NAME ResNet) only; clips need T > 1 frames.
-    cfg.TSM.ENABLE = False
+    Args:
+        cfg (CfgNode): a PySlowFast config.
 
-    # Fraction of the channels shifted each way: floor(C * FRACTION) channels move one frame
-    # backward (frame t takes frame t + 1), as many one frame forward, the rest stay. TSM's
-    # default is 1/8 (a quarter of the channels move). Must be in (0, 0.5].
-    cfg.TSM.FRACTION = 0.125
-
-    # Where the shift acts in each block: "residual" (TSM's default) shifts the input of the
-    # residual branch only (the shortcut carries the unshifted input); "inplace" shifts the
-    # block input, seen by the residual branch and the shortcut.
-    cfg.TSM.PLACEMENT = "residual"
-    return cfg
+    Returns:
+        CfgNode: ``cfg``, with gta_slowfast's keys.
+    """
+    return add_gta_slowfast_config(cfg)
 
 
 def shift_fold(channels, fraction):

@@ -19,7 +19,25 @@ with a ``BlockSpec`` and returns a residual ``nn.Module`` mapping [N, C, T, H, W
 
 
 def register_variant(name):
-    """Decorator registering a builder under ``name`` (a value of ``NONLOCAL.TYPE``)."""
+    """
+    Decorator registering a block builder under ``name``, a value of ``NONLOCAL.TYPE``::
+
+        @gta_slowfast.register_variant("my_block")
+        def build_my_block(spec):  # spec: BlockSpec
+            return MyBlock(spec.dim, spec.num_frames)
+
+    Args:
+        name (str): the variant's name in ``VARIANT_REGISTRY``.
+
+    Returns:
+        Callable: the decorator; it registers the builder (a function taking a ``BlockSpec``
+        and returning a residual ``nn.Module`` mapping [N, C, T, H, W] to itself) and returns
+        it unchanged.
+
+    Raises:
+        AssertionError: when the decorator is applied, ``name`` is registered already
+            (fvcore's ``Registry``).
+    """
 
     def deco(builder):
         VARIANT_REGISTRY._do_register(name, builder)

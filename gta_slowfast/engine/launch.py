@@ -71,7 +71,7 @@ def argument_parser():
         parser,
         cfg_help="config file(s), run in turn; KEY VALUE overrides may follow the last one",
         opts_help="KEY VALUE config overrides (see slowfast/config/defaults.py and "
-        "gta_slowfast/config.py)",
+        "gta_slowfast/config/defaults.py)",
     )
     return parser
 
