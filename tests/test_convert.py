@@ -1,15 +1,27 @@
-"""torchvision ResNet-50 -> PySlowFast R2D-50 checkpoint, loaded by PySlowFast's own loader."""
+"""
+The convert tool (gta_slowfast/tools/convert.py): a torchvision ResNet-50 -> PySlowFast R2D-50
+checkpoint (names mapped by gta_slowfast/checkpoint/torchvision_resnet.py), loaded by
+PySlowFast's own loader; and ``convert nonlocal``: a network with stock non-local blocks -> the
+starting point of a GTA / DNL model.
+"""
 
 import re
 from collections import OrderedDict
 
 import pytest
+import slowfast.utils.checkpoint as cu
 import torch
 import torch.nn.functional as F
-from conftest import requires_main, requires_snapshot
+from checkpoint_files import cfg_of, logits, model_zoo_files, without_blocks, write_config
+from conftest import build, clip, requires_main, requires_snapshot
 
 import gta_slowfast
+from gta_slowfast import checkpoint as ck
 from gta_slowfast import compat
+from gta_slowfast.checkpoint.torchvision_resnet import (
+    convert_torchvision_resnet50,
+    unwrap_state_dict,
+)
 from gta_slowfast.tools import convert
 
 BLOCKS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3)}
@@ -187,27 +199,27 @@ def test_wrapped_state_dicts_are_accepted(wrap):
         obj = OrderedDict((f"module.{k}", v) for k, v in state.items())
     else:
         obj = {wrap: state, "epoch": 90}
-    converted, dropped = convert.convert_torchvision_resnet50(convert.unwrap_state_dict(obj))
+    converted, dropped = convert_torchvision_resnet50(unwrap_state_dict(obj))
     assert len(converted) == 318 and dropped == ["fc.weight", "fc.bias"]
 
 
 def test_state_dict_without_num_batches_tracked_is_accepted():
     state = {k: v for k, v in torchvision_resnet_state(50).items() if "num_batches" not in k}
-    converted, _ = convert.convert_torchvision_resnet50(state)
+    converted, _ = convert_torchvision_resnet50(state)
     assert len(converted) == 265
 
 
 def test_resnet18_is_refused_naming_the_tensor():
     with pytest.raises(ValueError, match=r"tensor 'layer1.0.conv1.weight' has shape "
                        r"\[64, 64, 3, 3\], expected \[64, 64, 1, 1\]"):
-        convert.convert_torchvision_resnet50(torchvision_resnet_state(18))
+        convert_torchvision_resnet50(torchvision_resnet_state(18))
 
 
 def test_resnet101_is_refused_naming_the_first_extra_tensor():
     """Its 17 extra res4 blocks (18 tensors each) would otherwise be left out silently."""
     with pytest.raises(ValueError, match=r"unexpected tensor 'layer3.6.conv1.weight' "
                        r"\(shape \[256, 1024, 1, 1\]; 306 unexpected in all\)"):
-        convert.convert_torchvision_resnet50(torchvision_resnet_state(101))
+        convert_torchvision_resnet50(torchvision_resnet_state(101))
 
 
 def test_missing_layer_is_refused_naming_the_tensor(tmp_path, capsys):
@@ -235,3 +247,70 @@ def test_cli_help(capsys):
         convert.main(["torchvision", "--help"])
     assert exit_info.value.code == 0
     assert "--src" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# convert nonlocal
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return model_zoo_files(tmp_path_factory)
+
+
+def test_convert_nonlocal_writes_a_complete_starting_point(files, tmp_path, capsys):
+    src, nl = files["nl_2d"]
+    target = cfg_of("gta")
+    config = write_config(target, tmp_path / "gta.yaml")
+    dst = tmp_path / "start.pyth"
+    assert convert.main(["nonlocal", "--src", src, "--dst", str(dst), "--cfg", config]) == 0
+    out = capsys.readouterr().out
+    assert f"nl_2d.pyth (pytorch) -> {dst}" in out
+    assert "not reused: 65 tensors of the source's non-local blocks: s3.pathway0_nonlocal1.* (13)" \
+        in out
+    assert "added blocks, as initialised (the identity: GTA.ZERO_INIT_FINAL_NORM True)" in out
+    assert f"use: TRAIN.CHECKPOINT_FILE_PATH {dst} TRAIN.CHECKPOINT_TYPE pytorch" in out
+
+    checkpoint = torch.load(dst, weights_only=True)
+    assert set(checkpoint) == {"model_state", "cfg"}  # no epoch: training starts at epoch 0
+    model = build(target, seed=6)
+    report = ck.load_checkpoint(str(dst), model, mode="exact")  # the complete target model
+    assert not report.unused and report.epoch == -1
+    x = clip(target)
+    torch.testing.assert_close(logits(model, x), logits(without_blocks(nl, "2d"), x),
+                               rtol=0, atol=0)
+    installed = build(target, seed=7)  # PySlowFast's loader, strict on the snapshot
+    cu.load_checkpoint(str(dst), installed, data_parallel=False)
+    assert torch.equal(logits(installed, x), logits(model, x))
+
+
+def test_convert_nonlocal_to_dnl_with_another_class_count_from_caffe2(files, tmp_path, capsys):
+    config = write_config(cfg_of("dnl"), tmp_path / "dnl.yaml")
+    dst = tmp_path / "start.pyth"
+    convert.main(["nonlocal", "--src", files["c2_2d"][0], "--type", "caffe2", "--dst", str(dst),
+                  "--cfg", config, "MODEL.NUM_CLASSES", "174"])
+    out = capsys.readouterr().out
+    assert "(NONLOCAL.TYPE dnl)" in out
+    assert "not reused: 60 tensors of the source's non-local blocks" in out
+    assert "head, as initialised (not in the source, or of another shape there): " \
+           "head.projection.weight (source [10, 256], target [174, 256])" in out
+    state = torch.load(dst, weights_only=True)["model_state"]
+    assert state["head.projection.bias"].shape == (174,)
+    assert set(state) == set(build(cfg_of("dnl")).state_dict())  # the complete DNL model
+
+
+def test_convert_nonlocal_refuses_another_architecture(files, tmp_path):
+    config = write_config(cfg_of("gta"), tmp_path / "gta.yaml")
+    with pytest.raises(ValueError,
+                       match=r"(?s)does not fit the model.*15 tensors have another shape"):
+        convert.main(["--debug", "nonlocal", "--src", files["plain_slowfast"][0], "--dst",
+                      str(tmp_path / "x.pyth"), "--cfg", config])
+    assert not (tmp_path / "x.pyth").exists()
+
+
+def test_convert_nonlocal_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        convert.main(["nonlocal", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--src" in out and "--type {pytorch,caffe2}" in out and "--inflate" in out

@@ -131,6 +131,8 @@ class GlobalTemporalAttention(ResidualAttention):
             self.region_attention = nn.Parameter(torch.randn(shape) * std)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # For loaders that do not read through gta_slowfast.checkpoint (PySlowFast's own, a
+        # user's load_state_dict); its reader adapts a checkpoint when read (checkpoint/adapt.py).
         for name in TEMPORAL_MATRICES:
             if prefix + name in state_dict:
                 state_dict[prefix + name] = upgrade_temporal_matrices(state_dict[prefix + name])

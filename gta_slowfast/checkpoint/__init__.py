@@ -3,7 +3,12 @@ PySlowFast checkpoints in models with added blocks.
 
 - ``io``: the one reader of every file weights or scores are loaded from (PyTorch checkpoints
   and state dicts with ``weights_only=True``, Caffe2 pickles and saved predictions through
-  restricted unpicklers);
+  restricted unpicklers); it parses a checkpoint's stored config once;
+- ``adapt``: a checkpoint's tensors of earlier layouts brought to the current one, once, when
+  ``io`` reads it;
+- ``resample``: GTA's T x T matrices carried to another clip length (the loader's and
+  ``convert resample``'s one transfer);
+- ``torchvision_resnet``: torchvision's ImageNet ResNet-50 names mapped onto PySlowFast's R2D;
 - ``matching``: which of a checkpoint's tensors go into which of a model's (fine-tune or exact);
 - ``loading``: what a training run and a test load, as PySlowFast's trainers decide, and the
   report of it;
@@ -16,12 +21,14 @@ from .io import (
     CHECKPOINT_TYPES,
     Checkpoint,
     CheckpointError,
+    epoch_number,
     read_checkpoint,
     read_predictions,
     read_torch_file,
 )
 from .loading import (
     LoadPlan,
+    check_training_start,
     cpu_cfg,
     load_checkpoint,
     load_for_test,
@@ -42,7 +49,9 @@ __all__ = [
     "LoadReport",
     "MODES",
     "check_pyslowfast_agrees",
+    "check_training_start",
     "cpu_cfg",
+    "epoch_number",
     "group_names",
     "load_checkpoint",
     "load_for_test",

@@ -13,7 +13,9 @@ code from the file.
   [scores, labels] tensors) go through ``_PredictionsUnpickler``, which resolves torch's tensor
   rebuild function and reads each tensor's storage with ``torch.load(weights_only=True)``.
 
-``torch.load`` and ``pickle.load`` appear in this module only.
+``torch.load`` and ``pickle.load`` appear in this module only. A checkpoint is adapted once,
+here, when read (``adapt.adapt_model_state``: tensors of earlier layouts in the current one), and
+its stored config parsed once (``Checkpoint.stored_config``), for every tool that uses it.
 """
 
 import io
@@ -26,6 +28,9 @@ from typing import Optional
 
 import numpy as np
 import torch
+import yaml
+
+from .adapt import adapt_model_state
 
 CHECKPOINT_TYPES = ("pytorch", "caffe2")
 # Caffe2 blobs holding solver state, not weights; PySlowFast's loader skips the same.
@@ -38,20 +43,39 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read, or does not fit the model it is loaded into."""
 
 
+def epoch_number(epoch):
+    """
+    The number PySlowFast names the epoch ``epoch`` by, and every message of this package with
+    it: its checkpoints store the 0-based epoch their trainer counts (``cur_epoch``), and their
+    file names and log lines count from 1 (``checkpoint_epoch_00006.pyth`` stores epoch 5, the
+    6th).
+
+    Args:
+        epoch (int): the 0-based epoch a checkpoint stores.
+    Returns:
+        int: ``epoch + 1``, the number in the checkpoint's file name.
+    """
+    return epoch + 1
+
+
 @dataclass
 class Checkpoint:
-    """What loading needs from a checkpoint file."""
+    """What loading needs from a checkpoint file, its tensors in the current layout."""
 
     path: str
     kind: str  # "pytorch" or "caffe2"
     model_state: "OrderedDict[str, torch.Tensor]"
-    epoch: Optional[int] = None  # None: the file stores no epoch (Caffe2, converted files)
+    # The 0-based epoch stored (``epoch_number`` names it); None: the file stores no epoch
+    # (Caffe2, converted files).
+    epoch: Optional[int] = None
     optimizer_state: Optional[dict] = None
     # The config stored with it (PySlowFast's cfg.dump()), as {"DATA.NUM_FRAMES": 8, ...}:
     # every key it holds, by full name; None: it stores no config.
     stored_config: Optional[dict] = None
     # The same config as the YAML text stored; None: none stored.
     cfg_text: Optional[str] = None
+    # The same config as the nested mapping the YAML text holds; None: none stored.
+    config_tree: Optional[dict] = None
 
     @property
     def num_frames(self):
@@ -168,19 +192,24 @@ def _flatten(node, prefix=""):
     return flat
 
 
-def config_by_key(cfg_text):
-    """A config's YAML text (as PySlowFast's checkpoints store it, ``cfg.dump()``) by full key,
-    {"DATA.NUM_FRAMES": 8, ...}, or None where there is none (or text that is not a YAML
-    mapping)."""
-    import yaml
-
+def parse_config(cfg_text):
+    """The nested mapping of a config's YAML text (as PySlowFast's checkpoints store it,
+    ``cfg.dump()``), or None where there is none (or text that is not a YAML mapping)."""
     if not isinstance(cfg_text, str):
         return None
     try:
         stored = yaml.safe_load(cfg_text)
     except yaml.YAMLError:
         return None
-    return _flatten(stored) if isinstance(stored, dict) else None
+    return stored if isinstance(stored, dict) else None
+
+
+def config_by_key(cfg_text):
+    """A config's YAML text (as PySlowFast's checkpoints store it, ``cfg.dump()``) by full key,
+    {"DATA.NUM_FRAMES": 8, ...}, or None where there is none (or text that is not a YAML
+    mapping)."""
+    tree = parse_config(cfg_text)
+    return None if tree is None else _flatten(tree)
 
 
 def _read_pytorch(path):
@@ -198,15 +227,17 @@ def _read_pytorch(path):
             f"checkpoint {path}: 'model_state' entries that are not tensors: {not_tensors[:10]}"
         )
     epoch = data.get("epoch")
+    cfg_text = data["cfg"] if isinstance(data.get("cfg"), str) else None
+    tree = parse_config(cfg_text)
     return Checkpoint(
         path,
         "pytorch",
-        OrderedDict((k[len("module."):] if k.startswith("module.") else k, v)
-                    for k, v in state.items()),
+        state,
         epoch=None if epoch is None else int(epoch),
         optimizer_state=data.get("optimizer_state"),
-        stored_config=config_by_key(data.get("cfg")),
-        cfg_text=data["cfg"] if isinstance(data.get("cfg"), str) else None,
+        stored_config=None if tree is None else _flatten(tree),
+        cfg_text=cfg_text,
+        config_tree=tree,
     )
 
 
@@ -250,9 +281,20 @@ def _check_file(path, what):
 
 def read_checkpoint(path, kind="pytorch"):
     """
-    The ``Checkpoint`` in the file at ``path`` of type ``kind`` ("pytorch" or "caffe2"). DDP's
-    ``module.`` prefixes are removed. Raises naming the file when it is missing, unreadable,
-    truncated, or not a checkpoint of that type.
+    Reads a PySlowFast checkpoint without running code from it (the module docstring) and
+    adapts it once (``adapt.adapt_model_state``): DDP's ``module.`` prefixes removed, tensors of
+    earlier layouts in the current one.
+
+    Args:
+        path (str): the checkpoint file (``.pyth`` for "pytorch", ``.pkl`` for "caffe2").
+        kind (str): its type, as ``TRAIN.CHECKPOINT_TYPE``: "pytorch" or "caffe2".
+    Returns:
+        Checkpoint: its tensors, epoch, optimizer state and stored config (parsed once).
+    Raises:
+        ValueError: ``kind`` is not one of ``CHECKPOINT_TYPES``.
+        FileNotFoundError: ``path`` is missing or not a file.
+        CheckpointError: the file is unreadable, truncated, references code, or is not a
+            checkpoint of that type; the message names the file and the problem.
     """
     if kind not in CHECKPOINT_TYPES:
         raise ValueError(
@@ -260,7 +302,7 @@ def read_checkpoint(path, kind="pytorch"):
         )
     _check_file(path, "checkpoint")
     try:
-        return _read_caffe2(path) if kind == "caffe2" else _read_pytorch(path)
+        checkpoint = _read_caffe2(path) if kind == "caffe2" else _read_pytorch(path)
     except CheckpointError:
         raise
     except Exception as err:  # torch.load and pickle fail in many ways on a damaged file
@@ -268,6 +310,8 @@ def read_checkpoint(path, kind="pytorch"):
             f"checkpoint {path} could not be read as a {kind} checkpoint: "
             f"{_diagnose(path, kind, err)} ({type(err).__name__}: {_reason(err)})"
         ) from err
+    checkpoint.model_state = adapt_model_state(checkpoint.model_state)
+    return checkpoint
 
 
 def read_stored_config(path):

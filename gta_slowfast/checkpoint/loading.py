@@ -24,7 +24,7 @@ import slowfast.utils.logging as logging
 from fvcore.common.config import CfgNode
 
 from .. import compat
-from .io import Checkpoint, CheckpointError, read_checkpoint
+from .io import Checkpoint, CheckpointError, epoch_number, read_checkpoint
 from .matching import clear_names, describe_differences, function_key_differences, match_state
 
 logger = logging.get_logger(__name__)
@@ -35,14 +35,15 @@ def _restore_optimizer(optimizer, checkpoint, report):
     if not report.same_network:
         raise CheckpointError(
             f"checkpoint {checkpoint.path} stores the training state of epoch "
-            f"{checkpoint.epoch} (epoch and optimizer state) of a network with other parameters "
+            f"{epoch_number(checkpoint.epoch)} (epoch and optimizer state) of a network with "
+            f"other parameters "
             f"({len(report.new_blocks)} new block tensors, {len(report.head_reinitialized)} "
             f"re-initialised head tensors, {len(report.unused)} unused checkpoint tensors). "
             f"PySlowFast resumes that state unless told not to: to fine-tune from it, {reset}"
         )
     if checkpoint.optimizer_state is None:
         raise CheckpointError(
-            f"checkpoint {checkpoint.path} stores epoch {checkpoint.epoch} but no "
+            f"checkpoint {checkpoint.path} stores epoch {epoch_number(checkpoint.epoch)} but no "
             f"'optimizer_state' to resume with; {reset}"
         )
     try:
@@ -76,15 +77,36 @@ def load_checkpoint(path, model, kind="pytorch", inflate=False, mode="finetune",
                     optimizer=None, epoch_reset=False, clear_name_pattern=(), resample=False,
                     cfg=None, caller=None):
     """
-    Loads the checkpoint at ``path`` (or a ``Checkpoint`` already read) into ``model``
-    (DDP-wrapped or not) as ``match_state`` decides and, as PySlowFast does, takes its epoch
-    (and, given ``optimizer``, its optimizer state) unless ``epoch_reset``.
-    ``clear_name_pattern``: as PySlowFast, applied to PyTorch checkpoints loaded without
-    inflation. ``resample``: GTA matrices of another clip length are resampled to the model's.
-    ``cfg``: the run's config, which the checkpoint's stored config must agree with where a key
-    changes the function but not the tensors (``check_config_of``). ``caller``: (name, config
-    argument) of the API call or command loading it, whose arguments its errors then speak of,
-    not the launcher's config keys. Logs and returns the LoadReport.
+    Loads a checkpoint into ``model`` as ``match_state`` decides and, as PySlowFast does, takes
+    its epoch (and, given ``optimizer``, its optimizer state) unless ``epoch_reset``.
+
+    Args:
+        path (str or Checkpoint): the checkpoint file, or a ``Checkpoint`` already read
+            (``io.read_checkpoint``), which is then not read again.
+        model (nn.Module): the model, DDP-wrapped or not.
+        kind (str): "pytorch" or "caffe2", as ``TRAIN.CHECKPOINT_TYPE``.
+        inflate (bool): 2D or time-1 kernels inflated in time, as ``TRAIN.CHECKPOINT_INFLATE``.
+        mode (str): "finetune" or "exact" (``matching``'s module docstring).
+        optimizer (torch.optim.Optimizer): given, the stored optimizer state is restored with
+            the epoch.
+        epoch_reset (bool): as ``TRAIN.CHECKPOINT_EPOCH_RESET``: the stored epoch and
+            optimizer state are ignored.
+        clear_name_pattern (tuple of str): as PySlowFast's
+            ``TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN``, applied to PyTorch checkpoints loaded
+            without inflation.
+        resample (bool): GTA matrices of another clip length are resampled to the model's
+            (``GTA.RESAMPLE_CHECKPOINT``).
+        cfg (CfgNode): the run's config, which the stored config must agree with where a key
+            changes the function but not the tensors (``check_config_of``); None: not checked.
+        caller (tuple): (name, config argument) of the API call or command loading it, whose
+            arguments its errors then speak of, not the launcher's config keys.
+    Returns:
+        LoadReport: what the checkpoint gave the model (also logged); its ``epoch`` is the
+        stored 0-based epoch training continues after, -1 for none or reset.
+    Raises:
+        CheckpointError: the file cannot be read, does not fit the model (naming the
+            tensors), stores a training state that cannot be resumed, or was saved by a network
+            computing another function (naming the keys).
     """
     net = model.module if hasattr(model, "module") else model
     checkpoint = path if isinstance(path, Checkpoint) else read_checkpoint(path, kind)
@@ -125,11 +147,18 @@ class LoadPlan:
                 f"included (mode 'exact'), not mode {self.mode!r}"
             )
 
-    def load(self, model, optimizer=None):
+    def read(self):
+        """The ``Checkpoint`` at ``path`` (``io.read_checkpoint``), to hand to ``load``."""
+        return read_checkpoint(self.path, self.kind)
+
+    def load(self, model, optimizer=None, checkpoint=None):
+        """Loads the plan's checkpoint (``checkpoint``: it, already read) into ``model`` (and
+        ``optimizer``) with ``load_checkpoint``; returns the LoadReport."""
         logger.info("Load from %s: %s", self.source, self.path)
         return load_checkpoint(
-            self.path, model, self.kind, self.inflate, self.mode, optimizer,
-            self.epoch_reset, self.clear_name_pattern, self.resample, self.cfg,
+            self.path if checkpoint is None else checkpoint, model, self.kind, self.inflate,
+            self.mode, optimizer, self.epoch_reset, self.clear_name_pattern, self.resample,
+            self.cfg,
         )
 
 
@@ -186,7 +215,20 @@ def test_plan(cfg):
     return None
 
 
-def warn_about_start(cfg, plan, report):
+def check_training_start(cfg, plan, report):
+    """
+    Checks where a training run of ``cfg`` starts after ``plan`` loaded with ``report``.
+
+    Args:
+        cfg (CfgNode): the run's config.
+        plan (LoadPlan): the plan of what training loaded first (``train_plan``).
+        report (LoadReport): what it loaded.
+    Raises:
+        CheckpointError: a fine-tuning start that resumes after the last epoch
+            (``SOLVER.MAX_EPOCH``), so that nothing would be trained; names both ways out.
+    Logs a warning where added blocks do not start as the identity
+    (``GTA.ZERO_INIT_FINAL_NORM`` False).
+    """
     if report.new_blocks and not cfg.GTA.ZERO_INIT_FINAL_NORM:
         logger.warning(
             "GTA.ZERO_INIT_FINAL_NORM is False: the %d new block tensors do not start as the "
@@ -195,7 +237,7 @@ def warn_about_start(cfg, plan, report):
         )
     if plan.mode == "finetune" and report.epoch + 1 >= cfg.SOLVER.MAX_EPOCH:
         raise CheckpointError(
-            f"{plan.source} {plan.path} resumes after epoch {report.epoch + 1} and "
+            f"{plan.source} {plan.path} resumes after epoch {epoch_number(report.epoch)} and "
             f"SOLVER.MAX_EPOCH is {cfg.SOLVER.MAX_EPOCH}: nothing to train; set "
             f"TRAIN.CHECKPOINT_EPOCH_RESET True to fine-tune from it (from epoch 1, with a "
             f"fresh optimizer), or raise SOLVER.MAX_EPOCH"
@@ -203,19 +245,40 @@ def warn_about_start(cfg, plan, report):
 
 
 def resume_or_initialize(cfg, model, optimizer):
-    """Loads what ``train_plan`` says into ``model`` and ``optimizer``; returns the epoch to
-    start training at."""
+    """
+    Loads what a training run loads first (``train_plan``), as PySlowFast's ``train_net``.
+
+    Args:
+        cfg (CfgNode): the run's config.
+        model (nn.Module): its model, DDP-wrapped or not.
+        optimizer (torch.optim.Optimizer): its optimizer, given the stored state on a resume.
+    Returns:
+        int: the 0-based epoch to start training at (0 where nothing is loaded or the epoch
+        is reset).
+    Raises:
+        CheckpointError: as ``load_checkpoint`` and ``check_training_start``.
+    """
     plan = train_plan(cfg)
     if plan is None:
         return 0
     report = plan.load(model, optimizer)
-    warn_about_start(cfg, plan, report)
+    check_training_start(cfg, plan, report)
     return report.epoch + 1
 
 
 def load_for_test(cfg, model):
-    """Loads what ``test_plan`` says into ``model``; returns the LoadReport (None: nothing to
-    load, the model is tested as initialised)."""
+    """
+    Loads what a test loads (``test_plan``), every tensor of the model exactly.
+
+    Args:
+        cfg (CfgNode): the run's config.
+        model (nn.Module): its model, DDP-wrapped or not.
+    Returns:
+        LoadReport or None: what was loaded; None where there is nothing to load (logged: the
+        model is tested as initialised).
+    Raises:
+        CheckpointError: as ``load_checkpoint``.
+    """
     plan = test_plan(cfg)
     if plan is None:
         logger.warning(

@@ -20,9 +20,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..blocks.gta import TEMPORAL_MATRICES, upgrade_temporal_matrices
-from .io import LIST_LIMIT, CheckpointError
-from .resample import resample_temporal_attention
+from ..blocks.gta import TEMPORAL_MATRICES
+from .io import LIST_LIMIT, CheckpointError, epoch_number
+from .resample import resample_state
 
 MODES = ("finetune", "exact")
 # A tensor of a block at a NONLOCAL.LOCATION place; group(1) is the place, e.g.
@@ -46,7 +46,8 @@ class LoadReport:
     # GTA matrices resampled to the model's clip length: name -> (checkpoint, model) shapes.
     resampled: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(default_factory=dict)
     unused: List[str] = field(default_factory=list)
-    # The epoch training continues after: the checkpoint's, or -1 (none stored, or reset).
+    # The epoch training continues after: the checkpoint's, 0-based as stored (its file and
+    # the summary name it ``epoch_number(epoch)``), or -1 (none stored, or reset).
     epoch: int = -1
     optimizer_restored: bool = False
 
@@ -79,7 +80,7 @@ class LoadReport:
         ]
         if self.epoch >= 0:
             restored = ", optimizer state restored" if self.optimizer_restored else ""
-            lines.append(f"  epoch: {self.epoch}{restored}")
+            lines.append(f"  epoch: {epoch_number(self.epoch)}{restored}")
         return "\n".join(lines)
 
 
@@ -207,7 +208,8 @@ def _refuse(report, mismatched, missing, inflatable, other_frames=(), stored_fra
         "and need all of its tensors",
     }[report.mode]
     if caller:
-        allowed = f"{caller[0]} takes every tensor of the model from it and needs all of its tensors"
+        allowed = (f"{caller[0]} takes every tensor of the model from it and needs all of its "
+                   f"tensors")
     parts = []
     if mismatched:
         listed = "\n    ".join(mismatched[:LIST_LIMIT])
@@ -308,23 +310,47 @@ def describe_differences(path, differences):
     )
 
 
+def _other_clip_lengths(state, target):
+    """{name: the model's T} of GTA's T x T matrices of ``state`` learned over another clip
+    length than those of ``target`` (both state dicts), in the model's order."""
+    lengths = {}
+    for name, tensor in target.items():
+        found = clip_lengths(name, state[name], tensor) if name in state else None
+        if found is not None and found[0] != found[1]:
+            lengths[name] = found[1]
+    return lengths
+
+
 def match_state(model, checkpoint, inflate=False, mode="finetune", resample=False, caller=None):
     """
     Decides, tensor by tensor, what of ``checkpoint`` goes into ``model`` (see the module
-    docstring for ``mode``). With ``resample``, GTA's T x T matrices learned over another clip
-    length are resampled to the model's (``resample.resample_temporal_attention``) and listed
-    in the report. Returns (state dict to load with ``strict=False``, LoadReport); raises
-    ``CheckpointError`` naming the tensors that do not fit, with hints for the call ``caller``
-    (its name, the name of its config argument) where given, else for the launcher's config keys.
+    docstring for ``mode``).
+
+    Args:
+        model (nn.Module): the model (not DDP-wrapped).
+        checkpoint (Checkpoint): the checkpoint read (``io.read_checkpoint``).
+        inflate (bool): 2D or time-1 kernels inflated in time, as PySlowFast inflates.
+        mode (str): "finetune" or "exact".
+        resample (bool): GTA's T x T matrices learned over another clip length are resampled
+            to the model's (``resample.resample_state``) and listed in the report.
+        caller (tuple): (name, config argument) of the call loading it: its errors' hints speak
+            of that call; None: of the launcher's config keys.
+    Returns:
+        tuple: (state dict to load with ``strict=False``, LoadReport).
+    Raises:
+        ValueError: ``mode`` is not one of ``MODES``.
+        CheckpointError: naming the tensors that do not fit, with what to change.
     """
     if mode not in MODES:
         raise ValueError(f"mode={mode!r}: expected one of {MODES}")
     report = LoadReport(path=checkpoint.path, kind=checkpoint.kind, mode=mode)
     state = checkpoint.model_state
+    target = model.state_dict()
+    if resample:
+        state, report.resampled = resample_state(state, _other_clip_lengths(state, target))
     to_load = OrderedDict()
     mismatched, missing, inflatable, other_frames = [], [], [], []
     finetune = mode == "finetune"
-    target = model.state_dict()
     for name, tensor in target.items():
         if name not in state:
             if name.endswith("num_batches_tracked"):
@@ -337,15 +363,8 @@ def match_state(model, checkpoint, inflate=False, mode="finetune", resample=Fals
                 missing.append(name)
             continue
         value = state[name]
-        if name.endswith(TEMPORAL_MATRICES):
-            value = upgrade_temporal_matrices(value)  # [G, G, T, T] of earlier checkpoints
         fitted = _fit(value, tensor, inflate)
         lengths = clip_lengths(name, value, tensor)
-        if fitted is None and resample and lengths is not None:
-            to_load[name] = resample_temporal_attention(value, lengths[1])
-            report.loaded.append(name)
-            report.resampled[name] = (tuple(value.shape), tuple(tensor.shape))
-            continue
         if fitted is None:
             if finetune and name.startswith(HEAD_PREFIX):
                 report.head_reinitialized[name] = tuple(value.shape)

@@ -11,8 +11,8 @@ import io
 import slowfast.utils.checkpoint as cu
 import torch
 
-from .io import LIST_LIMIT, CheckpointError
-from .loading import RESUME_SOURCE, cpu_cfg, test_plan, train_plan, warn_about_start
+from .io import LIST_LIMIT, CheckpointError, epoch_number
+from .loading import RESUME_SOURCE, check_training_start, cpu_cfg, test_plan, train_plan
 from .matching import group_names
 from .resume import check_same_run
 
@@ -83,8 +83,8 @@ def check_pyslowfast_agrees(plan, built, loaded, report, cfg):
         )
     if epoch != report.epoch:
         raise CheckpointError(
-            f"{where}: PySlowFast's loader would continue after epoch {epoch}, gta_slowfast's "
-            f"after epoch {report.epoch}"
+            f"{where}: PySlowFast's loader would continue after epoch {epoch_number(epoch)}, "
+            f"gta_slowfast's after epoch {epoch_number(report.epoch)}"
         )
 
 
@@ -92,11 +92,20 @@ def preflight(cfg, pyslowfast_loader=False, built=None):
     """
     Loads, into a CPU copy of ``cfg``'s model (and, for training, its optimizer), every
     checkpoint a run of ``cfg`` loads before it trains or tests, as the run will, so that a
-    checkpoint that does not fit fails now with the tensors named, not inside a worker. With
-    ``pyslowfast_loader`` (PySlowFast's own trainer will load them), PySlowFast's loader must
-    give the same weights and epoch (``check_pyslowfast_agrees``). ``built``: the model of
-    ``cpu_cfg(cfg)`` as built, if the caller has one (it is copied, not changed). Returns the
-    LoadReports.
+    checkpoint that does not fit fails now with the tensors named, not inside a worker. Each
+    file is read once: the resume check (``resume.check_same_run``) and the load share it.
+
+    Args:
+        cfg (CfgNode): the run's config.
+        pyslowfast_loader (bool): PySlowFast's own trainer will load them, so PySlowFast's
+            loader must give the same weights and epoch (``check_pyslowfast_agrees``).
+        built (nn.Module): the model of ``cpu_cfg(cfg)`` as built, if the caller has one (it
+            is copied, not changed).
+    Returns:
+        list of LoadReport: one a checkpoint loaded, in the run's order.
+    Raises:
+        CheckpointError: a checkpoint that cannot be read or loaded, a resume of another run,
+            a start with nothing to train, or a load PySlowFast's loader would do otherwise.
     """
     import slowfast.models.optimizer as optim
 
@@ -114,13 +123,14 @@ def preflight(cfg, pyslowfast_loader=False, built=None):
         built = build_model(probe_cfg)
     reports = []
     for plan in plans:
+        checkpoint = plan.read()
         if plan.purpose == "train" and plan.source == RESUME_SOURCE:
-            check_same_run(cfg, plan.path)
+            check_same_run(cfg, checkpoint)
         model = copy.deepcopy(built)
         optimizer = optim.construct_optimizer(model, probe_cfg) if plan.purpose == "train" else None
-        report = plan.load(model, optimizer)
+        report = plan.load(model, optimizer, checkpoint)
         if plan.purpose == "train":
-            warn_about_start(cfg, plan, report)
+            check_training_start(cfg, plan, report)
         if pyslowfast_loader and report.resampled:
             raise CheckpointError(
                 f"{plan.source} ({plan.path}): GTA.RESAMPLE_CHECKPOINT resamples "

@@ -10,7 +10,13 @@ the rows of both sum to one, so each row of M' keeps the total weight of the mat
 that time (the rows' totals linearly interpolated), and T' = T gives M back exactly. This is
 how vision transformers carry position embeddings to another resolution, applied to a map
 whose two axes are both time.
+
+``resample_state`` is the one transfer of a checkpoint's matrices: the loader
+(``GTA.RESAMPLE_CHECKPOINT``, to the model's T) and ``convert resample`` (to the T of another
+DATA.NUM_FRAMES, ``resampled_frames``) both call it.
 """
+
+from collections import OrderedDict
 
 import torch
 
@@ -60,3 +66,24 @@ def resampled_frames(theirs, num_frames, from_frames):
             f"length in a {num_frames}-frame model ({scaled:g})"
         )
     return int(scaled)
+
+
+def resample_state(state, lengths):
+    """
+    A checkpoint's GTA matrices resampled to other clip lengths (``resample_temporal_attention``).
+
+    Args:
+        state (dict): tensor name -> tensor, GTA's matrices [G*G, T, T] among them.
+        lengths (dict): name -> T', the matrices to resample and their new length.
+    Returns:
+        tuple: (``state`` with those matrices [G*G, T', T'] and every other tensor as it was,
+        in its order; {name: (old shape, new shape)} of the matrices resampled).
+    """
+    resampled, changed = OrderedDict(), {}
+    for name, value in state.items():
+        if name in lengths:
+            resampled[name] = resample_temporal_attention(value, lengths[name])
+            changed[name] = (tuple(value.shape), tuple(resampled[name].shape))
+        else:
+            resampled[name] = value
+    return resampled, {name: changed[name] for name in lengths if name in changed}

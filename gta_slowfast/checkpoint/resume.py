@@ -7,7 +7,7 @@ the data lies, NUM_GPUS and the job's size, logging and checkpoint periods, the 
 loader workers) may differ.
 """
 
-from .io import CheckpointError, config_by_key, read_stored_config
+from .io import CheckpointError, config_by_key
 
 # Config nodes whose every key makes the run (keys a generation lacks are not compared).
 RUN_NODES = ("MODEL", "RESNET", "NONLOCAL", "GTA", "TSM", "SLOWFAST", "X3D", "MVIT", "DATA",
@@ -32,11 +32,19 @@ def run_differences(stored, current):
             if key in stored and _makes_the_run(key) and stored[key] != value]
 
 
-def check_same_run(cfg, path):
-    """Raises naming the keys where the checkpoint at ``path``, which ``cfg``'s run would
-    resume from its OUTPUT_DIR, was trained with another config; a checkpoint that stores no
-    config passes."""
-    stored = read_stored_config(path)
+def check_same_run(cfg, checkpoint):
+    """
+    Checks that ``checkpoint``, which ``cfg``'s run would resume from its OUTPUT_DIR, was
+    written by the same run; a checkpoint that stores no config passes.
+
+    Args:
+        cfg (CfgNode): the run's config.
+        checkpoint (Checkpoint): the checkpoint read (``io.read_checkpoint``), whose stored
+            config is compared.
+    Raises:
+        CheckpointError: naming the keys where it was trained with another config.
+    """
+    path, stored = checkpoint.path, checkpoint.stored_config
     if stored is None:
         return
     differ = run_differences(stored, config_by_key(cfg.dump()))

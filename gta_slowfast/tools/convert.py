@@ -6,12 +6,13 @@ video networks with stock non-local blocks into GTA / DNL models.
     python -m gta_slowfast.tools.convert torchvision --src resnet50.pth --dst r2d50_imagenet.pyth
 
 torchvision: a torchvision ResNet-50 state dict (bare, or under "state_dict" or "model", with or
-without DataParallel's "module." prefix). Convolutions gain a time axis of size 1, batch-norm
-parameters and statistics are carried, the ImageNet classifier (fc) is dropped so the video
-head starts from PySlowFast's initialisation. The output holds "model_state" only (no epoch, no
-optimizer state), so training starts at epoch 0 with a fresh optimizer. Load it with
-TRAIN.CHECKPOINT_TYPE pytorch and TRAIN.CHECKPOINT_INFLATE True (the PyPI snapshot's loader takes
-a partial state dict on that path only; the kernels already have their final shape).
+without DataParallel's "module." prefix), renamed by gta_slowfast.checkpoint.torchvision_resnet.
+Convolutions gain a time axis of size 1, batch-norm parameters and statistics are carried, the
+ImageNet classifier (fc) is dropped so the video head starts from PySlowFast's initialisation.
+The output holds "model_state" only (no epoch, no optimizer state), so training starts at epoch
+0 with a fresh optimizer. Load it with TRAIN.CHECKPOINT_TYPE pytorch and
+TRAIN.CHECKPOINT_INFLATE True (the PyPI snapshot's loader takes a partial state dict on that
+path only; the kernels already have their final shape).
 
     python -m gta_slowfast.tools.convert nonlocal --src I3D_NLN_8x8_R50.pkl --type caffe2 \\
         --cfg CONFIG --dst i3d_gta_init.pyth [KEY VALUE ...]
@@ -54,111 +55,42 @@ model is run on the CPU and its outputs compared with PyTorch's.
 """
 
 import argparse
+import copy
+import importlib.util
 import sys
-from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 import torch
+import yaml
 
-from .. import cli
+from .. import build_model, cli, compat, export, get_cfg, load_config
+from ..blocks.gta import TEMPORAL_MATRICES
+from ..checkpoint import (
+    BLOCK_KEY,
+    CheckpointError,
+    LoadReport,
+    cpu_cfg,
+    group_names,
+    match_state,
+    read_checkpoint,
+    read_torch_file,
+)
+from ..checkpoint.resample import resample_state, resampled_frames
+from ..checkpoint.torchvision_resnet import (  # noqa: F401  (public here before checkpoint/)
+    convert_torchvision_resnet50,
+    shape_of,
+    torchvision_resnet50_layout,
+    unwrap_state_dict,
+)
 from ..export import ONNX_OPSET
+from ..factory import create_model
 
-# Blocks per stage of ResNet-50 (torchvision layer1..layer4 = PySlowFast res2..res5).
-RESNET50_BLOCKS = (3, 4, 6, 3)
-BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
-
-
-def torchvision_resnet50_layout():
-    """
-    (torchvision name, PySlowFast name, shape, required) of every tensor of torchvision's
-    ResNet-50 but its classifier, in torchvision's order. ``num_batches_tracked`` is optional
-    (checkpoints saved before PyTorch 0.4.1 lack it).
-    """
-    rows = []
-
-    def conv(src, dst, shape):
-        rows.append((f"{src}.weight", f"{dst}.weight", shape, True))
-
-    def bn(src, dst, channels):
-        rows.extend((f"{src}.{t}", f"{dst}.{t}", (channels,), True) for t in BN_TENSORS)
-        rows.append((f"{src}.num_batches_tracked", f"{dst}.num_batches_tracked", (), False))
-
-    conv("conv1", "s1.pathway0_stem.conv", (64, 3, 7, 7))
-    bn("bn1", "s1.pathway0_stem.bn", 64)
-    dim_in = 64
-    for stage, num_blocks in enumerate(RESNET50_BLOCKS):
-        width = 64 * 2**stage
-        dim_out = 4 * width
-        for index in range(num_blocks):
-            src, dst = f"layer{stage + 1}.{index}", f"s{stage + 2}.pathway0_res{index}"
-            # Stride on the 3x3 convolution "b" (torchvision v1.5; PySlowFast STRIDE_1X1 False).
-            convs = (("a", dim_in, width, 1), ("b", width, width, 3), ("c", width, dim_out, 1))
-            for i, (name, c_in, c_out, k) in enumerate(convs, start=1):
-                conv(f"{src}.conv{i}", f"{dst}.branch2.{name}", (c_out, c_in, k, k))
-                bn(f"{src}.bn{i}", f"{dst}.branch2.{name}_bn", c_out)
-            if index == 0:
-                conv(f"{src}.downsample.0", f"{dst}.branch1", (dim_out, dim_in, 1, 1))
-                bn(f"{src}.downsample.1", f"{dst}.branch1_bn", dim_out)
-            dim_in = dim_out
-    return rows
-
-
-def unwrap_state_dict(obj, path="state dict"):
-    """The state dict in a loaded checkpoint ``obj``: bare or under "state_dict" / "model"."""
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-        if obj and all(k.startswith("module.") for k in obj):
-            obj = OrderedDict((k[len("module.") :], v) for k, v in obj.items())
-        return obj
-    raise ValueError(f"{path}: expected a state dict (a dict of tensors), got {type(obj).__name__}")
-
-
-def _shape(tensor):
-    return list(tensor.shape) if torch.is_tensor(tensor) else type(tensor).__name__
-
-
-def convert_torchvision_resnet50(state_dict, source="state dict"):
-    """
-    Maps a torchvision ResNet-50 ``state_dict`` to PySlowFast's R2D-50 names and shapes.
-    Returns (converted state dict, names of the dropped classifier tensors). A state dict of
-    another depth or layout is refused, naming the first missing, misshapen or unexpected tensor.
-    """
-    converted = OrderedDict()
-    used = set()
-    for src, dst, shape, required in torchvision_resnet50_layout():
-        if src not in state_dict:
-            if required:
-                raise ValueError(
-                    f"{source}: not a torchvision ResNet-50: missing tensor {src!r} "
-                    f"(expected shape {list(shape)})"
-                )
-            continue
-        tensor = state_dict[src]
-        if not torch.is_tensor(tensor) or tuple(tensor.shape) != shape:
-            raise ValueError(
-                f"{source}: not a torchvision ResNet-50: tensor {src!r} has shape "
-                f"{_shape(tensor)}, expected {list(shape)}"
-            )
-        converted[dst] = tensor.unsqueeze(2) if tensor.dim() == 4 else tensor
-        used.add(src)
-    rest = [k for k in state_dict if k not in used]
-    unexpected = [k for k in rest if not k.startswith("fc.")]
-    if unexpected:
-        first = unexpected[0]
-        raise ValueError(
-            f"{source}: not a torchvision ResNet-50: unexpected tensor {first!r} (shape "
-            f"{_shape(state_dict[first])}; {len(unexpected)} unexpected in all), another depth "
-            f"or layout?"
-        )
-    return converted, rest
+MODULE = "gta_slowfast.tools.convert"
 
 
 def r2d50_cfg():
     """PySlowFast's default config set to the plain R2D-50 (MODEL.ARCH 2d), on the CPU."""
-    from .. import compat, get_cfg
-
     cfg = get_cfg()
     cfg.NUM_GPUS = 0
     cfg.MODEL.ARCH = "2d"
@@ -178,8 +110,6 @@ def check_against_model(state, cfg):
     (PySlowFast's loader would skip it silently otherwise); returns the model's tensors that
     ``state`` does not cover.
     """
-    from .. import build_model
-
     cfg.NUM_GPUS = 0
     model_state = build_model(cfg).state_dict()
     for name, tensor in state.items():
@@ -193,134 +123,207 @@ def check_against_model(state, cfg):
     return [k for k in model_state if k not in state]
 
 
-def convert_torchvision(src, dst, cfg_path=None):
-    """``torchvision`` command: converts the file ``src`` and saves the checkpoint ``dst``."""
-    from .. import compat, load_config
-    from ..checkpoint import read_torch_file
+@dataclass
+class TorchvisionConversion:
+    """What ``convert_torchvision`` wrote."""
 
+    src: str
+    dst: str
+    converted: Dict[str, Tuple[int, ...]]  # PySlowFast name -> shape, as written
+    dropped: Dict[str, object]  # torchvision's classifier tensors: name -> shape
+    checked_against: Optional[str]  # the config checked against; None: the plain R2D-50
+    uncovered: List[str]  # tensors of that model the checkpoint does not hold
+
+    def summary(self):
+        convs = sum(len(shape) == 5 for shape in self.converted.values())
+        tracked = sum(k.endswith("num_batches_tracked") for k in self.converted)
+        model = "the model of " + self.checked_against if self.checked_against else "R2D-50"
+        return "\n".join([
+            f"{self.src} (torchvision ResNet-50) -> {self.dst}",
+            f"  converted {len(self.converted)} tensors: {convs} conv kernels [C_out, C_in, k, "
+            f"k] -> [C_out, C_in, 1, k, k], {len(self.converted) - convs - tracked} batch-norm "
+            f"parameters and running statistics, {tracked} num_batches_tracked",
+            f"  dropped {len(self.dropped)}: "
+            + ", ".join(f"{k} {shape}" for k, shape in self.dropped.items())
+            + " (the video head starts from PySlowFast's initialisation)",
+            f"  checked against {model} "
+            f"(PySlowFast {compat.GENERATION}): {len(self.uncovered)} of its tensors not in the "
+            f"checkpoint: " + group_names(self.uncovered, limit=len(self.uncovered)),
+            f"  use: TRAIN.CHECKPOINT_FILE_PATH {self.dst} TRAIN.CHECKPOINT_TYPE pytorch "
+            f"TRAIN.CHECKPOINT_INFLATE True",
+        ])
+
+
+def convert_torchvision(src, dst, cfg_path=None):
+    """
+    ``torchvision`` command: converts the torchvision ResNet-50 file ``src``
+    (``checkpoint.torchvision_resnet``) and saves the PySlowFast checkpoint ``dst``.
+
+    Args:
+        src (str): torchvision state dict (.pth).
+        dst (str): checkpoint to write (.pyth).
+        cfg_path (str): config whose model the tensors are checked against (default: the
+            plain R2D-50).
+    Returns:
+        TorchvisionConversion: what was converted, dropped, and not covered.
+    Raises:
+        ValueError: not a torchvision ResNet-50, or tensors the model does not hold.
+    """
     state_dict = unwrap_state_dict(read_torch_file(src), src)
     state, dropped = convert_torchvision_resnet50(state_dict, source=src)
     cfg = load_config(cfg_path) if cfg_path else r2d50_cfg()
     uncovered = check_against_model(state, cfg)
     torch.save({"model_state": state}, dst)
+    return TorchvisionConversion(
+        src, dst, {k: tuple(v.shape) for k, v in state.items()},
+        {k: shape_of(state_dict[k]) for k in dropped}, cfg_path, uncovered,
+    )
 
-    convs = sum(t.dim() == 5 for t in state.values())
-    tracked = sum(k.endswith("num_batches_tracked") for k in state)
-    print(f"{src} (torchvision ResNet-50) -> {dst}")
-    print(
-        f"  converted {len(state)} tensors: {convs} conv kernels [C_out, C_in, k, k] -> "
-        f"[C_out, C_in, 1, k, k], {len(state) - convs - tracked} batch-norm parameters and "
-        f"running statistics, {tracked} num_batches_tracked"
-    )
-    print(
-        f"  dropped {len(dropped)}: "
-        + ", ".join(f"{k} {_shape(state_dict[k])}" for k in dropped)
-        + " (the video head starts from PySlowFast's initialisation)"
-    )
-    groups = OrderedDict()
-    for name in uncovered:
-        module = ".".join(name.split(".")[:2])
-        groups[module] = groups.get(module, 0) + 1
-    print(
-        f"  checked against {'the model of ' + cfg_path if cfg_path else 'R2D-50'} "
-        f"(PySlowFast {compat.GENERATION}): {len(uncovered)} of its tensors not in the "
-        f"checkpoint: " + ", ".join(f"{m}.* ({n})" for m, n in groups.items())
-    )
-    print(
-        f"  use: TRAIN.CHECKPOINT_FILE_PATH {dst} TRAIN.CHECKPOINT_TYPE pytorch "
-        f"TRAIN.CHECKPOINT_INFLATE True"
-    )
+
+@dataclass
+class NonlocalConversion:
+    """What ``convert_nonlocal`` wrote: the load of the source into the target model."""
+
+    src: str
+    dst: str
+    kind: str
+    cfg_path: str
+    nonlocal_type: str
+    zero_init_final_norm: bool
+    load: LoadReport
+    target_shapes: Dict[str, Tuple[int, ...]] = field(default_factory=dict)  # the head's
+
+    def summary(self):
+        report = self.load
+        stock_blocks = [k for k in report.unused if BLOCK_KEY.match(k)]
+        other = [k for k in report.unused if not BLOCK_KEY.match(k)]
+        identity = "the identity" if self.zero_init_final_norm else "not the identity"
+        lines = [
+            f"{self.src} ({self.kind}) -> {self.dst}, the model of {self.cfg_path} "
+            f"(NONLOCAL.TYPE {self.nonlocal_type})",
+            f"  reused {len(report.loaded)} tensors ({len(report.inflated)} inflated in time)",
+        ]
+        if report.new_blocks:
+            lines.append(
+                f"  added blocks, as initialised ({identity}: GTA.ZERO_INIT_FINAL_NORM "
+                f"{self.zero_init_final_norm}): {len(report.new_blocks)} tensors: "
+                f"{group_names(report.new_blocks)}"
+            )
+        if report.head_reinitialized:
+            lines.append(
+                "  head, as initialised (not in the source, or of another shape there): "
+                + ", ".join(
+                    f"{name} (source {'none' if shape is None else list(shape)}, target "
+                    f"{list(self.target_shapes[name])})"
+                    for name, shape in report.head_reinitialized.items()
+                )
+            )
+        if stock_blocks:
+            lines.append(
+                f"  not reused: {len(stock_blocks)} tensors of the source's non-local blocks: "
+                f"{group_names(stock_blocks)}"
+            )
+        if other:
+            lines.append(
+                f"  not reused: {len(other)} tensors the target has no place for: "
+                f"{group_names(other)}"
+            )
+        lines.append(f"  use: TRAIN.CHECKPOINT_FILE_PATH {self.dst} TRAIN.CHECKPOINT_TYPE pytorch")
+        return "\n".join(lines)
 
 
 def convert_nonlocal(src, dst, cfg_path, opts=(), kind="pytorch", inflate=False):
-    """``nonlocal`` command: writes to ``dst`` the model of ``cfg_path`` (with ``opts``) with every
-    tensor of the checkpoint ``src`` that fits it; returns the LoadReport."""
-    from .. import build_model, load_config
-    from ..checkpoint import BLOCK_KEY, cpu_cfg, group_names, match_state, read_checkpoint
+    """
+    ``nonlocal`` command: writes to ``dst`` the model of ``cfg_path`` with every tensor of the
+    checkpoint ``src`` that fits it (``match_state``, fine-tune mode).
 
+    Args:
+        src (str): PySlowFast checkpoint, with or without stock non-local blocks.
+        dst (str): checkpoint to write (.pyth).
+        cfg_path (str): config of the target model.
+        opts (sequence of str): ``KEY VALUE`` overrides of it.
+        kind (str): "pytorch" or "caffe2", the type of ``src``.
+        inflate (bool): 2D or time-1 kernels inflated to the target's temporal size.
+    Returns:
+        NonlocalConversion: the LoadReport of the source into the target and what it means.
+    Raises:
+        CheckpointError: ``src`` cannot be read or does not fit the target's backbone.
+    """
     checkpoint = read_checkpoint(src, kind)
     cfg = load_config(cfg_path, opts)
     torch.manual_seed(cfg.RNG_SEED)
     model = build_model(cpu_cfg(cfg))
     to_load, report = match_state(model, checkpoint, inflate=inflate, mode="finetune")
     model.load_state_dict(to_load, strict=False)
-    torch.save({"model_state": model.state_dict(), "cfg": cfg.dump()}, dst)
+    state = model.state_dict()
+    torch.save({"model_state": state, "cfg": cfg.dump()}, dst)
+    return NonlocalConversion(
+        src, dst, kind, cfg_path, cfg.NONLOCAL.TYPE, cfg.GTA.ZERO_INIT_FINAL_NORM, report,
+        {name: tuple(state[name].shape) for name in report.head_reinitialized},
+    )
 
-    stock_blocks = [k for k in report.unused if BLOCK_KEY.match(k)]
-    other = [k for k in report.unused if not BLOCK_KEY.match(k)]
-    identity = "the identity" if cfg.GTA.ZERO_INIT_FINAL_NORM else "not the identity"
-    print(f"{src} ({kind}) -> {dst}, the model of {cfg_path} (NONLOCAL.TYPE {cfg.NONLOCAL.TYPE})")
-    print(f"  reused {len(report.loaded)} tensors ({len(report.inflated)} inflated in time)")
-    if report.new_blocks:
-        print(
-            f"  added blocks, as initialised ({identity}: GTA.ZERO_INIT_FINAL_NORM "
-            f"{cfg.GTA.ZERO_INIT_FINAL_NORM}): {len(report.new_blocks)} tensors: "
-            f"{group_names(report.new_blocks)}"
-        )
-    if report.head_reinitialized:
-        print(
-            "  head, as initialised (not in the source, or of another shape there): "
-            + ", ".join(
-                f"{name} (source {'none' if shape is None else list(shape)}, target "
-                f"{list(model.state_dict()[name].shape)})"
-                for name, shape in report.head_reinitialized.items()
-            )
-        )
-    if stock_blocks:
-        print(
-            f"  not reused: {len(stock_blocks)} tensors of the source's non-local blocks: "
-            f"{group_names(stock_blocks)}"
-        )
-    if other:
-        print(
-            f"  not reused: {len(other)} tensors the target has no place for: "
-            f"{group_names(other)}"
-        )
-    print(f"  use: TRAIN.CHECKPOINT_FILE_PATH {dst} TRAIN.CHECKPOINT_TYPE pytorch")
-    return report
+
+@dataclass
+class ResampleConversion:
+    """What ``convert_resample`` wrote."""
+
+    src: str
+    dst: str
+    from_frames: int
+    num_frames: int
+    resampled: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]]  # name -> (old, new) shape
+
+    def summary(self):
+        return "\n".join([
+            f"{self.src} -> {self.dst}: {len(self.resampled)} GTA matrices resampled from "
+            f"{self.from_frames}- to {self.num_frames}-frame clips",
+            *(f"  {name}: {list(old)} -> {list(new)}" for name, (old, new) in
+              self.resampled.items()),
+            f"  use with DATA.NUM_FRAMES {self.num_frames}: TEST.CHECKPOINT_FILE_PATH {self.dst}, "
+            f"or TRAIN.CHECKPOINT_FILE_PATH {self.dst} to fine-tune (epoch and optimizer state "
+            f"not kept)",
+        ])
 
 
 def convert_resample(src, dst, num_frames, from_frames=None):
-    """``resample`` command: writes to ``dst`` the checkpoint ``src`` with every GTA T x T matrix
-    resampled for clips of ``num_frames`` frames (DATA.NUM_FRAMES); the clip length it was
-    trained with comes from the checkpoint's config, or ``from_frames``. Returns
-    {name: (old shape, new shape)}."""
-    import yaml
+    """
+    ``resample`` command: writes to ``dst`` the checkpoint ``src`` with every GTA T x T matrix
+    resampled for clips of ``num_frames`` frames (``resample.resample_state``, as the loader
+    with GTA.RESAMPLE_CHECKPOINT).
 
-    from ..blocks.gta import TEMPORAL_MATRICES, upgrade_temporal_matrices
-    from ..checkpoint import CheckpointError, read_checkpoint, read_torch_file
-    from ..checkpoint.resample import resample_temporal_attention, resampled_frames
-
-    state = read_checkpoint(src).model_state
-    saved_cfg = read_torch_file(src).get("cfg")
-    cfg_dict = yaml.safe_load(saved_cfg) if isinstance(saved_cfg, str) else None
+    Args:
+        src (str): GTA checkpoint (.pyth).
+        dst (str): checkpoint to write (.pyth).
+        num_frames (int): the new DATA.NUM_FRAMES.
+        from_frames (int): DATA.NUM_FRAMES it was trained with (default: its stored config's).
+    Returns:
+        ResampleConversion: every matrix resampled, with its old and new shape.
+    Raises:
+        CheckpointError: no clip length known, no GTA matrices, or a matrix length with no
+            whole counterpart at ``num_frames``.
+    """
+    checkpoint = read_checkpoint(src)
     if from_frames is None:
-        from_frames = (cfg_dict or {}).get("DATA", {}).get("NUM_FRAMES")
+        from_frames = (checkpoint.stored_config or {}).get("DATA.NUM_FRAMES")
         if from_frames is None:
             raise CheckpointError(
                 f"checkpoint {src} stores no config with DATA.NUM_FRAMES: pass --from-frames, "
                 f"the clip length it was trained with"
             )
-    changed = {}
-    for name, value in state.items():
-        if name.endswith(TEMPORAL_MATRICES):
-            new_t = resampled_frames(value.shape[-1], num_frames, from_frames)
-            state[name] = resample_temporal_attention(upgrade_temporal_matrices(value), new_t)
-            changed[name] = (tuple(value.shape), tuple(state[name].shape))
-    if not changed:
+    lengths = {
+        name: resampled_frames(value.shape[-1], num_frames, from_frames)
+        for name, value in checkpoint.model_state.items() if name.endswith(TEMPORAL_MATRICES)
+    }
+    if not lengths:
         raise CheckpointError(f"checkpoint {src} holds no GTA temporal matrices to resample")
+    state, changed = resample_state(checkpoint.model_state, lengths)
     saved = {"model_state": state}
-    if cfg_dict is not None:
-        cfg_dict.setdefault("DATA", {})["NUM_FRAMES"] = num_frames
-        saved["cfg"] = yaml.safe_dump(cfg_dict)
+    if checkpoint.config_tree is not None:
+        tree = copy.deepcopy(checkpoint.config_tree)
+        tree.setdefault("DATA", {})["NUM_FRAMES"] = num_frames
+        saved["cfg"] = yaml.safe_dump(tree)
     torch.save(saved, dst)
-    print(f"{src} -> {dst}: {len(changed)} GTA matrices resampled from {from_frames}- to "
-          f"{num_frames}-frame clips")
-    for name, (old, new) in changed.items():
-        print(f"  {name}: {list(old)} -> {list(new)}")
-    print(f"  use with DATA.NUM_FRAMES {num_frames}: TEST.CHECKPOINT_FILE_PATH {dst}, or "
-          f"TRAIN.CHECKPOINT_FILE_PATH {dst} to fine-tune (epoch and optimizer state not kept)")
-    return changed
+    return ResampleConversion(src, dst, from_frames, num_frames, changed)
 
 
 EXPORT_TOLERANCE = 1e-4
@@ -340,18 +343,77 @@ def run_onnx(path, inputs):
     return torch.from_numpy(session.run(None, feed)[0])
 
 
+@dataclass
+class ExportReport:
+    """What ``convert_export`` wrote, and how the exported model compares with PyTorch's."""
+
+    kind: str  # "onnx" or "torchscript"
+    checkpoint: str
+    dst: str
+    spec_path: str
+    opset: Optional[int]  # ONNX only
+    nonlocal_type: str
+    inputs: List[Tuple[str, List[int]]]  # (name, shape of one clip) per pathway
+    mean: List[float]
+    std: List[float]
+    output: str  # "scores" or "logits"
+    num_classes: int
+    clips: int  # random clips compared
+    difference: Optional[float]  # largest |difference|; None: not run
+
+    @property
+    def matches(self):
+        """False where the exported model's outputs differ from PyTorch's beyond tolerance."""
+        return self.difference is None or self.difference <= EXPORT_TOLERANCE
+
+    def summary(self):
+        shapes = ", ".join(f"{name} {['batch'] + shape}" for name, shape in self.inputs)
+        what = f"ONNX opset {self.opset}" if self.kind == "onnx" else "TorchScript trace"
+        lines = [
+            f"{self.checkpoint} -> {self.dst} ({what}, NONLOCAL.TYPE {self.nonlocal_type})",
+            f"  inputs: {shapes} float32, normalised (mean {self.mean}, std {self.std}); "
+            f"output: {self.output} [batch, {self.num_classes}]",
+            f"  inference spec (preprocessing, class names): {self.spec_path}",
+        ]
+        if self.difference is None:
+            lines.append("  not run: onnxruntime is not installed (pip install "
+                         "'gta_slowfast[export]')")
+        else:
+            runtime = "onnxruntime (CPU)" if self.kind == "onnx" else "torch.jit.load"
+            verdict = "match" if self.matches else "DIFFER FROM"
+            lines.append(f"  {runtime}: outputs {verdict} PyTorch's (max |difference| "
+                         f"{self.difference:.2e} on {self.clips} random clips)")
+        return "\n".join(lines)
+
+    def check(self):
+        """Raises where the exported model's outputs differ from PyTorch's."""
+        if not self.matches:
+            raise ValueError(f"{self.dst}: the exported model's outputs differ from PyTorch's "
+                             f"by {self.difference:.2e} (tolerance {EXPORT_TOLERANCE})")
+
+
 def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, logits=False,
                    labels=None):
-    """``onnx`` / ``torchscript`` commands: exports the model of ``checkpoint`` to ``dst`` and
-    its inference spec to ``dst``.json; checks the exported model against PyTorch where its
-    runtime is installed. Returns the largest output difference (None: not checked)."""
-    import importlib.util
+    """
+    ``onnx`` / ``torchscript`` commands: exports the model of ``checkpoint`` to ``dst`` and its
+    inference spec to ``dst``.json; runs the exported model where its runtime is installed.
 
-    from .. import export
-    from ..factory import create_model
-
-    caller = (cli.program_name("gta_slowfast.tools.convert", "gta-convert") + " " + kind,
-              "--cfg")
+    Args:
+        kind (str): "onnx" or "torchscript".
+        checkpoint (str): trained PySlowFast checkpoint.
+        dst (str): file to write.
+        cfg_path (str): config of the model (default: the one the checkpoint stores).
+        opts (sequence of str): ``KEY VALUE`` overrides of it.
+        opset (int): ONNX opset (default ``export.ONNX_OPSET``).
+        logits (bool): output the head's logits instead of its softmax scores.
+        labels (str): class-name file for the spec.
+    Returns:
+        ExportReport: what was written and the largest output difference (``check`` raises
+        where it is beyond tolerance).
+    Raises:
+        CheckpointError: the checkpoint cannot be read or does not fit its config.
+    """
+    caller = (cli.program_name(MODULE, "gta-convert") + " " + kind, "--cfg")
     model = create_model(cfg_path, checkpoint=checkpoint, opts=opts, labels=labels,
                          caller=caller)
     if kind == "onnx":
@@ -360,7 +422,8 @@ def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, lo
         module, inputs = export.export_torchscript(model, model.cfg, dst, logits)
     output = "logits" if logits else "scores"
     spec_path = dst + ".json"
-    export.write_spec(spec_path, export.inference_spec(model.cfg, model.class_names, inputs, output))
+    export.write_spec(spec_path,
+                      export.inference_spec(model.cfg, model.class_names, inputs, output))
     with torch.no_grad():
         expected = module(*inputs)
     difference = None
@@ -368,24 +431,18 @@ def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, lo
         difference = _max_difference(expected, torch.jit.load(dst)(*inputs))
     elif importlib.util.find_spec("onnxruntime") is not None:
         difference = _max_difference(expected, run_onnx(dst, inputs))
-    shapes = ", ".join(f"{n} {['batch'] + list(x.shape[1:])}"
-                       for n, x in zip(export.input_names(model.cfg), inputs))
-    what = f"ONNX opset {opset or ONNX_OPSET}" if kind == "onnx" else "TorchScript trace"
-    print(f"{checkpoint} -> {dst} ({what}, NONLOCAL.TYPE {model.cfg.NONLOCAL.TYPE})")
-    print(f"  inputs: {shapes} float32, normalised (mean {list(model.cfg.DATA.MEAN)}, std "
-          f"{list(model.cfg.DATA.STD)}); output: {output} [batch, {model.cfg.MODEL.NUM_CLASSES}]")
-    print(f"  inference spec (preprocessing, class names): {spec_path}")
-    if difference is None:
-        print("  not run: onnxruntime is not installed (pip install 'gta_slowfast[export]')")
-    else:
-        runtime = "onnxruntime (CPU)" if kind == "onnx" else "torch.jit.load"
-        verdict = "match" if difference <= EXPORT_TOLERANCE else "DIFFER FROM"
-        print(f"  {runtime}: outputs {verdict} PyTorch's (max |difference| {difference:.2e} on "
-              f"{inputs[0].shape[0]} random clips)")
-        if difference > EXPORT_TOLERANCE:
-            raise ValueError(f"{dst}: the exported model's outputs differ from PyTorch's by "
-                             f"{difference:.2e} (tolerance {EXPORT_TOLERANCE})")
-    return difference
+    return ExportReport(
+        kind, checkpoint, dst, spec_path, (opset or ONNX_OPSET) if kind == "onnx" else None,
+        model.cfg.NONLOCAL.TYPE,
+        [(n, list(x.shape[1:])) for n, x in zip(export.input_names(model.cfg), inputs)],
+        list(model.cfg.DATA.MEAN), list(model.cfg.DATA.STD), output,
+        model.cfg.MODEL.NUM_CLASSES, inputs[0].shape[0], difference,
+    )
+
+
+def _print_export(report):
+    print(report.summary())
+    report.check()
 
 
 def _add_export_parser(commands, kind, help_text, example):
@@ -409,13 +466,13 @@ def _add_export_parser(commands, kind, help_text, example):
                          help=f"ONNX opset version (default: {ONNX_OPSET})")
     sub.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
                      help="overrides of the config")
-    sub.set_defaults(run=lambda args: convert_export(
+    sub.set_defaults(run=lambda args: _print_export(convert_export(
         kind, args.checkpoint, args.dst, args.cfg, args.opts, getattr(args, "opset", None),
-        args.logits, args.labels))
+        args.logits, args.labels)))
 
 
 def main(argv=None):
-    parser = cli.argument_parser("gta_slowfast.tools.convert", __doc__)
+    parser = cli.argument_parser(MODULE, __doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     tv = commands.add_parser(
         "torchvision",
@@ -429,7 +486,8 @@ def main(argv=None):
         "--cfg",
         help="check the tensors against the model of this config (default: the plain R2D-50)",
     )
-    tv.set_defaults(run=lambda args: convert_torchvision(args.src, args.dst, args.cfg))
+    tv.set_defaults(run=lambda args: print(convert_torchvision(args.src, args.dst,
+                                                               args.cfg).summary()))
     nl = commands.add_parser(
         "nonlocal",
         help="checkpoint with (or without) stock non-local blocks -> starting point of a "
@@ -455,9 +513,9 @@ def main(argv=None):
         "opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the target config"
     )
     nl.set_defaults(
-        run=lambda args: convert_nonlocal(
+        run=lambda args: print(convert_nonlocal(
             args.src, args.dst, args.cfg, args.opts, kind=args.type, inflate=args.inflate
-        )
+        ).summary())
     )
     rs = commands.add_parser(
         "resample",
@@ -475,7 +533,8 @@ def main(argv=None):
         help="DATA.NUM_FRAMES the checkpoint was trained with (default: from its config)",
     )
     rs.set_defaults(
-        run=lambda args: convert_resample(args.src, args.dst, args.num_frames, args.from_frames)
+        run=lambda args: print(convert_resample(args.src, args.dst, args.num_frames,
+                                                args.from_frames).summary())
     )
     _add_export_parser(
         commands, "onnx", "trained checkpoint -> ONNX model (onnxruntime, TensorRT, ...)",

@@ -146,22 +146,14 @@ def read_curves(run):
 
 
 def run_config(run):
-    """The config (a dict) stored in the last checkpoint of the run folder ``run``; None when
-    it has no checkpoint or the checkpoint stores no config. Read with the package's one
-    checkpoint reader (``weights_only``)."""
-    import yaml
-
-    from ..checkpoint import read_torch_file
+    """The config stored in the last checkpoint of the run folder ``run``, by full key
+    ({"TRAIN.DATASET": ..., ...}); None when it has no checkpoint or the checkpoint stores no
+    config. Read with the package's one checkpoint reader (``checkpoint.io.read_stored_config``,
+    ``weights_only``)."""
+    from ..checkpoint.io import read_stored_config
 
     paths = sorted(glob.glob(os.path.join(run, "checkpoints", "checkpoint_epoch_*.pyth")))
-    if not paths:
-        return None
-    data = read_torch_file(paths[-1])
-    text = data.get("cfg") if isinstance(data, dict) else None
-    if not isinstance(text, str):
-        return None
-    cfg = yaml.safe_load(text)
-    return cfg if isinstance(cfg, dict) else None
+    return read_stored_config(paths[-1]) if paths else None
 
 
 def default_references(runs):
@@ -170,9 +162,9 @@ def default_references(runs):
     classes = set()
     for run in runs:
         cfg = run_config(run)
-        if not cfg or cfg.get("TRAIN", {}).get("DATASET") != "synthetic":
+        if not cfg or cfg.get("TRAIN.DATASET") != "synthetic":
             return []
-        classes.add(cfg["MODEL"]["NUM_CLASSES"])
+        classes.add(cfg["MODEL.NUM_CLASSES"])
     if len(classes) != 1:
         return [("order-blind ceiling", ORDER_BLIND_CEILING)]
     (num_classes,) = classes

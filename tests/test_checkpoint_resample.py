@@ -90,7 +90,8 @@ def test_convert_resample_writes_what_the_loader_resamples(tmp_path, capsys):
     source, path = saved_8_frame_model(tmp_path)
     dst = str(tmp_path / "gta_16.pyth")
     code = convert.main(["resample", "--src", path, "--dst", dst, "--num-frames", "16"])
-    assert code == 0 and "10 GTA matrices resampled from 8- to 16-frame clips" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert code == 0 and "10 GTA matrices resampled from 8- to 16-frame clips" in out
     direct = build(small_cfg("gta", frames=16, identity_init=False), seed=5)
     load_checkpoint(path, direct, mode="exact", resample=True)
     converted = build(small_cfg("gta", frames=16, identity_init=False), seed=6)
