@@ -51,36 +51,56 @@ def most_confused_pairs(confusion, class_names, count=10):
     ]
 
 
-def plot_confusion(confusion, class_names, path, title):
-    """A PNG of the row-normalised confusion matrix, every class labelled (up to 60)."""
-    import matplotlib
+CONFUSION_FONT = 7  # points: class names and counts of the confusion matrix
+CONFUSION_ROW = 0.16  # inches a class gets on each axis (at least; a row of 7-point text)
+CONFUSION_DPI = 110
+CONFUSION_NAMED_COLUMNS = 60  # above: columns by class index, named once by the rows
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_confusion(confusion, class_names, path, title):
+    """
+    A PNG of the row-normalised confusion matrix, every class named (counts in the cells up to
+    20 classes). Up to ``CONFUSION_NAMED_COLUMNS`` classes the names label both axes; with more
+    (174 in Something-Something) the columns carry the class index and each row's label ends
+    with it, ``name  index``, the key to the columns. The figure grows with the class count and
+    with the longest name, and its layout is constrained, so that names, the title and the
+    colour bar's label stay inside the picture. Returns the saved ``matplotlib`` Figure.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     k = confusion.shape[0]
     rows = confusion.double() / confusion.sum(dim=1, keepdim=True).clamp_min(1)
-    size = min(max(4.0, 0.35 * k + 2.0), 40.0)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    named_columns = k <= CONFUSION_NAMED_COLUMNS
+    row_labels = list(class_names) if named_columns else [
+        f"{name}  {i}" for i, name in enumerate(class_names)]
+    column_labels = list(class_names) if named_columns else [str(i) for i in range(k)]
+    # Room for the labels (about 0.6 em a character) and the axis label, beside and below.
+    def room(labels):
+        return max(len(label) for label in labels) * CONFUSION_FONT * 0.6 / 72 + 0.6
+
+    side = max(3.0, CONFUSION_ROW * k)
+    fig = Figure(figsize=(side + room(row_labels) + 1.6, side + room(column_labels) + 1.0),
+                 layout="constrained")
+    FigureCanvasAgg(fig)  # drawn off screen, without pyplot's global state
+    ax = fig.subplots()
     image = ax.imshow(rows.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-    if k <= 60:
-        ax.set_xticks(range(k))
-        ax.set_yticks(range(k))
-        ax.set_xticklabels(class_names, rotation=90, fontsize=7)
-        ax.set_yticklabels(class_names, fontsize=7)
-        if k <= 20:
-            for i in range(k):
-                for j in range(k):
-                    if confusion[i, j]:
-                        ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=7,
-                                color="white" if rows[i, j] > 0.5 else "black")
-    ax.set_xlabel("predicted class")
+    ax.set_xticks(range(k), column_labels, rotation=90, fontsize=CONFUSION_FONT)
+    ax.set_yticks(range(k), row_labels, fontsize=CONFUSION_FONT)
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                if confusion[i, j]:
+                    ax.text(j, i, int(confusion[i, j]), ha="center", va="center",
+                            fontsize=CONFUSION_FONT, color="white" if rows[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted class" if named_columns else
+                  "predicted class (index; the rows name each index)")
     ax.set_ylabel("true class")
     ax.set_title(title, fontsize=9)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.colorbar(image, ax=ax, shrink=min(1.0, 4.0 / side + 0.3),
+                 label="fraction of the true class")
+    fig.savefig(path, dpi=CONFUSION_DPI)
+    return fig
 
 
 def write_per_class_results(output_dir, scores, labels, class_names=None, title="test"):

@@ -10,6 +10,8 @@ shift of ``gta_slowfast.tsm`` (hooks only: the module tree and state dict stay t
 """
 
 import logging
+import re
+from dataclasses import dataclass
 
 from . import compat
 from .blocks import BlockSpec, ResidualAttention, build_variant
@@ -19,6 +21,52 @@ logger = logging.getLogger(__name__)
 
 # ResStage attribute names of the stages that can hold non-local blocks, res2 .. res5.
 STAGES = ("s2", "s3", "s4", "s5")
+# The attribute of a block in its ResStage, as PySlowFast's ResStage names it; the regular
+# expression of such a name (checkpoint.matching finds a block's tensors with it).
+PLACE_ATTRIBUTE = "pathway{pathway}_nonlocal{index}"
+PLACE_ATTRIBUTE_PATTERN = r"pathway(?P<pathway>\d+)_nonlocal(?P<index>\d+)"
+# A place name, or a module or tensor name under one: the stage, main's activation-checkpoint
+# wrapper of res2 (MODEL.ACT_CHECKPOINT) if any, the block's attribute.
+_PLACE = re.compile(
+    rf"(?:^|\.)(?P<stage>{'|'.join(STAGES)})\.(?:_checkpoint_wrapped_module\.)?"
+    rf"{PLACE_ATTRIBUTE_PATTERN}(?:\.|$)"
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a non-local block sits: stage index into ``STAGES`` (0: res2), pathway, and its
+    index in ``NONLOCAL.LOCATION[stage][pathway]`` (the residual block it follows)."""
+
+    stage: int
+    pathway: int
+    index: int
+
+    @property
+    def name(self):
+        """The place name, e.g. ``s3.pathway0_nonlocal1`` (``place_name``)."""
+        return place_name(self.stage, self.pathway, self.index)
+
+
+def place_name(stage, pathway, index):
+    """
+    The name of a block place as module names and ``--blocks`` spell it:
+    ``place_name(1, 0, 1) == "s3.pathway0_nonlocal1"`` (stage index into ``STAGES``, pathway,
+    block index of ``NONLOCAL.LOCATION``). ``parse_place_name`` reads it back.
+    """
+    return f"{STAGES[stage]}.{PLACE_ATTRIBUTE.format(pathway=pathway, index=index)}"
+
+
+def parse_place_name(name):
+    """
+    The ``Place`` of a place name (``s3.pathway0_nonlocal1``) or of a module or tensor name
+    under one (``s4.pathway0_nonlocal5.temporal``, ``module.s3.pathway0_nonlocal1.conv_v.weight``);
+    None when ``name`` names no block place. Inverse of ``place_name``.
+    """
+    match = _PLACE.search(name)
+    if match is None:
+        return None
+    return Place(STAGES.index(match["stage"]), int(match["pathway"]), int(match["index"]))
 
 
 class BlockConstructionError(ValueError):
@@ -64,14 +112,15 @@ def stage_num_frames(cfg, stage, pathway):
 
 
 def nonlocal_places(model, cfg):
-    """Yields (stage index, pathway, ResStage module, attribute name) of every block place."""
+    """Yields (``Place``, ResStage module, attribute name in it) of every block place."""
     for stage, stage_name in enumerate(STAGES):
         module = getattr(model, stage_name)
         # main wraps res2 in fairscale's checkpoint_wrapper with MODEL.ACT_CHECKPOINT.
         module = getattr(module, "_checkpoint_wrapped_module", module)
         for pathway, indices in enumerate(cfg.NONLOCAL.LOCATION[stage]):
             for index in indices:
-                yield stage, pathway, module, f"pathway{pathway}_nonlocal{index}"
+                attribute = PLACE_ATTRIBUTE.format(pathway=pathway, index=index)
+                yield Place(stage, pathway, index), module, attribute
 
 
 def place_variant(model, cfg):
@@ -97,9 +146,9 @@ def place_variant(model, cfg):
     name = cfg.NONLOCAL.TYPE
     if name == "nonlocal":
         return model
-    for stage, pathway, module, attr in nonlocal_places(model, cfg):
+    for place, module, attr in nonlocal_places(model, cfg):
+        stage, pathway, path = place.stage, place.pathway, place.name
         stock = getattr(module, attr)
-        path = f"{STAGES[stage]}.{attr}"
         try:
             spec = BlockSpec(
                 dim=stock.dim,

@@ -41,11 +41,13 @@ def test_written_results(tmp_path):
     names = ["Pushing something from left to right", "Pushing something from right to left",
              "Holding something"]
     summary = evaluation.write_per_class_results(str(tmp_path), scores, labels, names)
-    assert summary["top1_acc"] == 75.0 and summary["mean_class_acc"] == round((100 + 50 + 100) / 3, 2)
+    assert summary["top1_acc"] == 75.0
+    assert summary["mean_class_acc"] == round((100 + 50 + 100) / 3, 2)
     assert summary["most_confused"] == [[names[1], names[0], 1]]
     rows = list(csv.DictReader(open(tmp_path / evaluation.PER_CLASS_CSV)))
     assert [(r["name"], r["videos"], r["correct"], r["top1_acc"]) for r in rows] == [
-        (names[0], "1", "1", "100.00"), (names[1], "2", "1", "50.00"), (names[2], "1", "1", "100.00")]
+        (names[0], "1", "1", "100.00"), (names[1], "2", "1", "50.00"),
+        (names[2], "1", "1", "100.00")]
     assert json.load(open(tmp_path / evaluation.SUMMARY_JSON))["videos"] == 4
     assert (tmp_path / evaluation.CONFUSION_PNG).stat().st_size > 1000
 
@@ -100,3 +102,42 @@ def test_synthetic_class_names_name_the_results(tmp_path):
     summary = evaluation.write_test_results(cfg, "synthetic")
     assert summary["mean_class_acc"] == round(500 / 6, 2)
     assert summary["most_confused"] == [["sliding in", "sliding out", 1]]
+
+
+def inside(box, canvas):
+    return (box.x0 >= canvas.x0 - 0.5 and box.y0 >= canvas.y0 - 0.5
+            and box.x1 <= canvas.x1 + 0.5 and box.y1 <= canvas.y1 + 0.5)
+
+
+@pytest.mark.parametrize("num_classes", [3, 174])
+def test_confusion_figure_keeps_names_title_and_colour_bar_label_inside(tmp_path, num_classes):
+    # Something-Something's longest names are about 90 characters; twins differ at the end.
+    names = [f"Pretending to put something underneath something else while it falls, {i:03d}"
+             + (" from left to right" if i % 2 else " from right to left")
+             for i in range(num_classes)]
+    confusion = torch.randint(0, 5, (num_classes, num_classes))
+    path = tmp_path / "confusion.png"
+    fig = evaluation.plot_confusion(confusion, names, str(path), "test\ntop-1 50.00 %")
+    assert path.stat().st_size > 1000
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    width, height = fig.get_size_inches()
+    tight = fig.get_tightbbox(renderer)  # inches: every artist of the saved figure
+    assert tight.x0 >= 0 and tight.y0 >= 0 and tight.x1 <= width and tight.y1 <= height
+    ax, colour_bar = fig.axes
+    assert ax.get_title() == "test\ntop-1 50.00 %"
+    assert inside(ax.title.get_window_extent(renderer), canvas)
+    assert colour_bar.get_ylabel() == "fraction of the true class"
+    assert inside(colour_bar.yaxis.label.get_window_extent(renderer), canvas)
+    rows = [label.get_text() for label in ax.get_yticklabels()]
+    columns = [label.get_text() for label in ax.get_xticklabels()]
+    assert len(rows) == len(columns) == num_classes
+    for i, (row, column, name) in enumerate(zip(rows, columns, names)):
+        assert row.startswith(name)  # every row named
+        # Every column named, or by an index that the row of that class ends with (the key).
+        assert column == name or column == str(i) and row.endswith(f" {i}")
+    for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+        boxes = [label.get_window_extent(renderer) for label in labels]
+        assert all(inside(box, canvas) for box in boxes)
+        # Legible: the names do not overlap one another.
+        assert not any(a.overlaps(b) for a, b in zip(boxes, boxes[1:]))

@@ -5,7 +5,13 @@ import math
 
 import torch
 
-from .common import ResidualAttention, attention, project_stacked, projection
+from .common import (
+    ResidualAttention,
+    attention,
+    attention_softmax,
+    project_stacked,
+    projection,
+)
 
 
 def sinusoidal_encoding(num_frames, dim, dtype=torch.float32, device=None):
@@ -73,15 +79,44 @@ class TemporalSelfAttention(ResidualAttention):
         self.conv_v = projection(dim, dim_inner)
         self.scale = (dim_inner // groups) ** -0.5
 
+    def _queries_keys_values(self, x):
+        """Q, K, V of ``x`` [N, C, T, H, W] (TAPE added first where the block has it), each
+        [N, HW, T, C']: positions are the heads of one attention call (views of one
+        channels-last projection)."""
+        if self.positional_encoding:
+            x = x + sinusoidal_encoding(x.shape[2], self.dim, x.dtype, x.device)
+        return project_stacked(x, (self.conv_q, self.conv_k, self.conv_v)).transpose(
+            1, 2).split(self.dim_inner, dim=-1)
+
+    def attention_map(self, x, position=None):
+        """
+        The T x T attention maps the block applies to its values for the input ``x``
+        [N, C, T, H, W], from its own projections: M_g^k = softmax(Q_k K_g^T / sqrt(d)) of
+        Eq. (2.4) (G = 1: the one map softmax(Q K^T / sqrt(C'))) and Eq. (7)-(8), rows output
+        frame t, columns input frame s, each row summing to one. Head k's output at a position
+        is sum_g M_g^k V_g there. Returns [N, H, W, G heads, G groups, T, T], or at
+        ``position`` (i, j) of the H x W grid [N, G, G, T, T].
+        """
+        n, _, t, h, w = x.shape
+        if position is not None:
+            i, j = position
+            if not (0 <= i < h and 0 <= j < w):
+                raise ValueError(
+                    f"{self.block_name}: position {tuple(position)} is outside its {h}x{w} grid"
+                )
+            x, h, w = x[:, :, :, i : i + 1, j : j + 1], 1, 1
+        g = self.groups
+        q, k, _ = self._queries_keys_values(x)
+        # [N, HW, G, T, d]: group (head) g of the queries and keys.
+        q, k = (y.reshape(n, h * w, t, g, -1).transpose(2, 3) for y in (q, k))
+        logits = (q[:, :, :, None] * self.scale) @ k[:, :, None].transpose(-1, -2)
+        maps = attention_softmax(logits, dim=-1)  # [N, HW, head, group, T, T]
+        return maps[:, 0] if position is not None else maps.reshape(n, h, w, g, g, t, t)
+
     def attend(self, x):
         n, _, t, h, w = x.shape
         ci, g = self.dim_inner, self.groups
-        if self.positional_encoding:
-            x = x + sinusoidal_encoding(t, self.dim, x.dtype, x.device)
-        # Positions are the heads of one attention call: [N, HW, T, C'] (views of one
-        # channels-last projection).
-        q, k, v = project_stacked(x, (self.conv_q, self.conv_k, self.conv_v)).transpose(
-            1, 2).split(ci, dim=-1)
+        q, k, v = self._queries_keys_values(x)
         if g == 1:
             out = attention(q, k, v, self.scale)  # [N, HW, T, C']
             return [out.permute(0, 3, 2, 1).reshape(n, ci, t, h, w)]

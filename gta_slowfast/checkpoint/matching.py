@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..blocks.gta import TEMPORAL_MATRICES
+from ..models import PLACE_ATTRIBUTE_PATTERN
 from .io import LIST_LIMIT, CheckpointError, epoch_number
 from .resample import resample_state
 
 MODES = ("finetune", "exact")
 # A tensor of a block at a NONLOCAL.LOCATION place; group(1) is the place, e.g.
-# "s3.pathway0_nonlocal1".
-BLOCK_KEY = re.compile(r"^((?:.*\.)?pathway\d+_nonlocal\d+)\.")
+# "s3.pathway0_nonlocal1" (models.place_name).
+BLOCK_KEY = re.compile(rf"^((?:.*\.)?{PLACE_ATTRIBUTE_PATTERN})\.")
 HEAD_PREFIX = "head."
 
 
