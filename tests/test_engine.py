@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CONFIGS, REPO, requires_snapshot
+from releases import make_kinetics
 
 import gta_slowfast
 from gta_slowfast.datasets.registration import Synthetic, temporal_indices
@@ -147,6 +148,22 @@ def test_run_net_trains_checkpoints_and_tests_with_the_fallback_loop(tiny_config
     check_run(result, tmp_path / "out")
     assert "Trainer: gta_slowfast fallback loop" in result.stdout
     assert "tiny.yaml: test top-1" in result.stdout
+
+
+def test_the_final_line_names_the_k_of_the_top_k_it_reports(tiny_config, tmp_path):
+    """With 4 classes the fallback loop's second accuracy is top-4 (every label is among the 4
+    scores: 100 %), logged as top4_acc; the line run_net prints last names the same k and
+    values."""
+    root = make_kinetics(str(tmp_path / "four"), num_classes=4, containers=(("mp4", "mpeg4"),))
+    result = run_net("--cfg", tiny_config, "--trainer", "fallback", "TRAIN.ENABLE", "False",
+                     "TEST.DATASET", "gta_kinetics", "DATA.PATH_TO_DATA_DIR", root,
+                     "DATA.PATH_PREFIX", root, "MODEL.NUM_CLASSES", "4")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    final = json_stats(tmp_path / "out")[-1]
+    assert final["split"] == "test_final" and "top5_acc" not in final
+    assert final["top4_acc"] == "100.00"
+    assert result.stdout.splitlines()[-1] == (
+        f"{tiny_config}: test top-1 {final['top1_acc']} %, top-4 100.00 %")
 
 
 def test_every_view_count_of_a_test_gets_its_own_results(tiny_config, tmp_path):

@@ -1,12 +1,19 @@
 """
-Everything about PySlowFast's two generations, in one place.
+Everything about PySlowFast's two generations, in one place: the rest of gta_slowfast calls
+this package's interface and never asks which generation is installed.
 
-- ``main``: PySlowFast from GitHub (``MODEL_REGISTRY``, ``MODEL.MODEL_NAME``, the ``2d`` arch,
-  ``tools/`` with the trainer), installed from a checkout. The first-class target.
-- ``snapshot``: the January-2020 code on PyPI (``pyslowfast==1.0``): models chosen by
-  ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model`` that always calls CUDA, no
-  trainer. gta_slowfast back-fills what its configs need so the same YAML files load and
-  build on both.
+- ``main`` (``compat/main.py``): PySlowFast from GitHub (``MODEL_REGISTRY``,
+  ``MODEL.MODEL_NAME``, the ``2d`` arch, ``tools/`` with the trainer), installed from a
+  checkout. The first-class target.
+- ``snapshot`` (``compat/snapshot.py``): the January-2020 code on PyPI (``pyslowfast==1.0``):
+  models chosen by ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model`` that always
+  calls CUDA, no trainer. gta_slowfast back-fills what its configs need so the same YAML files
+  load and build on both.
+
+Each generation module implements the same interface (the names imported below): config
+reconciliation, model build and registration, the stock non-local block, launch, the
+per-machine process groups, the loader, dataset items and pathway packing, the decoder, the
+logging setup and meters, the json stats it writes itself, and checkpoint file names.
 
 Both generations import ``detectron2.layers.ROIAlign`` at module level, for the AVA detection
 head only. Where detectron2 is not installed, a stand-in ``detectron2.layers`` module is put in
@@ -118,17 +125,61 @@ if os.path.isdir(os.path.join(CHECKOUT_ROOT, "ava_evaluation")):
 # Imported only after the stand-in is in place.
 import slowfast.config.defaults as _defaults  # noqa: E402
 import slowfast.models.video_model_builder as video_model_builder  # noqa: E402
-from fvcore.common.registry import Registry  # noqa: E402
 
-try:
-    from slowfast.models.build import MODEL_REGISTRY
+# Which generation is installed: main has a model registry (slowfast/models/build.py).
+GENERATION = "main" if importlib.util.find_spec("slowfast.models.build") else "snapshot"
 
-    GENERATION = "main"
-except ImportError:
-    GENERATION = "snapshot"
-    # The snapshot picks the model class from MODEL.ARCH; this registry plays the role of
-    # main's MODEL_REGISTRY for gta_slowfast.build_model.
-    MODEL_REGISTRY = Registry("MODEL")
+# The interface each generation module implements; gta_slowfast calls these, never a branch.
+if GENERATION == "main":
+    from .main import (  # noqa: E402
+        JSON_STATS_WRITTEN,
+        MODEL_REGISTRY,
+        STOCK_MODELS,
+        assert_and_infer_cfg,
+        build_model,
+        check_buildable,
+        data_toc,
+        decode_clip,
+        ensemble_method,
+        finalize_cfg,
+        get_last_checkpoint,
+        get_path_to_checkpoint,
+        init_machine_groups,
+        launch_job,
+        model_class_name,
+        pack_pathways,
+        pyslowfast_loader,
+        register_model,
+        setup_logging,
+        stock_nonlocal,
+        trainer_item,
+        update_train_meter,
+    )
+else:
+    from .snapshot import (  # noqa: E402
+        JSON_STATS_WRITTEN,
+        MODEL_REGISTRY,
+        STOCK_MODELS,
+        assert_and_infer_cfg,
+        build_model,
+        check_buildable,
+        data_toc,
+        decode_clip,
+        ensemble_method,
+        finalize_cfg,
+        get_last_checkpoint,
+        get_path_to_checkpoint,
+        init_machine_groups,
+        launch_job,
+        model_class_name,
+        pack_pathways,
+        pyslowfast_loader,
+        register_model,
+        setup_logging,
+        stock_nonlocal,
+        trainer_item,
+        update_train_meter,
+    )
 
 DEFAULT_CFG = _defaults._C
 POOL1 = video_model_builder._POOL1
@@ -136,86 +187,17 @@ POOL1 = video_model_builder._POOL1
 # Kinetics, Ssv2) that the snapshot lacks (it has Kinetics and Ava only).
 MAIN_ONLY_DATASETS = ("charades", "imagenet", "ssv2")
 
-if GENERATION == "main":
-    STOCK_MODELS = {
-        "ResNet": video_model_builder.ResNet,
-        "SlowFast": video_model_builder.SlowFast,
-    }
-else:
-    STOCK_MODELS = {
-        "ResNet": video_model_builder.ResNetModel,
-        "SlowFast": video_model_builder.SlowFastModel,
-    }
+
+def generation_name():
+    """The installed PySlowFast generation as logs and reports name it: "main" or
+    "snapshot"."""
+    return GENERATION
 
 
-def _backfill_snapshot():
-    """Gives the snapshot the ``2d`` arch and the config keys of main that our configs use."""
-    # R2D: 2D kernels everywhere and no temporal pooling, as main's "2d" arch.
-    video_model_builder._TEMPORAL_KERNEL_BASIS.setdefault("2d", [[[1]]] * 5)
-    POOL1.setdefault("2d", [[1, 1, 1]])
-    if "2d" not in _defaults._C.MODEL.SINGLE_PATHWAY_ARCH:
-        _defaults._C.MODEL.SINGLE_PATHWAY_ARCH.append("2d")
-    # Model class name as in main's MODEL_REGISTRY ("ResNet" or "SlowFast"); empty: chosen by
-    # MODEL.ARCH, as this PySlowFast generation does ("slowfast" -> SlowFast, else ResNet).
-    _defaults._C.MODEL.MODEL_NAME = ""
-    # Warm-up length; float as in main (the snapshot declared an int), so 0.19 or 2.0 load.
-    _defaults._C.SOLVER.WARMUP_EPOCHS = float(_defaults._C.SOLVER.WARMUP_EPOCHS)
-    # File under OUTPUT_DIR for the test's [video scores, labels] pickle, as in main (used by
-    # gta_slowfast's test loop and tools.ensemble); empty: not saved.
-    _defaults._C.TEST.SAVE_RESULTS_PATH = ""
-    # Video decoder. The snapshot decodes with PyAV only: "pyav" is the one accepted value.
-    _defaults._C.DATA.DECODING_BACKEND = "pyav"
-    # Random horizontal flip in training, as in main. Something-Something configs turn it off
-    # (their labels name directions). The snapshot's own loaders (Kinetics, AVA) always flip.
-    _defaults._C.DATA.RANDOM_FLIP = True
-    # Swap the loaded frames' channels (BGR <-> RGB), as in main, whose ssv2 loader reads frames
-    # with OpenCV (BGR). The snapshot's own loaders decode RGB with PyAV and do not read it.
-    _defaults._C.DATA.REVERSE_INPUT_CHANNEL = False
-    # Draw the training short side's inverse uniformly in 1 / DATA.TRAIN_JITTER_SCALES, as in
-    # main (its SSv2 recipe sets it). Read by the gta_* datasets.
-    _defaults._C.DATA.INV_UNIFORM_SAMPLE = False
-    # Fine-tune from TRAIN.CHECKPOINT_FILE_PATH at epoch 0 with a fresh optimizer, ignoring the
-    # epoch and optimizer state it stores, as in main (gta_slowfast.checkpoint reads both).
-    _defaults._C.TRAIN.CHECKPOINT_EPOCH_RESET = False
-    # Substrings removed from the tensor names of TRAIN.CHECKPOINT_FILE_PATH, as in main.
-    _defaults._C.TRAIN.CHECKPOINT_CLEAR_NAME_PATTERN = ()
-
-
-def finalize_cfg(cfg):
-    """
-    Reconciles keys the two generations name differently, after a config is merged. The
-    snapshot sizes its head from ``DATA.CROP_SIZE`` where main uses ``DATA.TRAIN_CROP_SIZE``;
-    main's key wins, as in our configs.
-    """
-    if GENERATION == "snapshot":
-        cfg.DATA.CROP_SIZE = cfg.DATA.TRAIN_CROP_SIZE
-        if cfg.DATA.DECODING_BACKEND != "pyav":
-            raise ValueError(
-                f"DATA.DECODING_BACKEND={cfg.DATA.DECODING_BACKEND!r}: the installed "
-                f"PySlowFast (PyPI snapshot) decodes with PyAV only; use 'pyav'"
-            )
-    return cfg
-
-
-def check_buildable(cfg):
-    """Rejects configs the installed generation would build wrongly without saying so."""
-    if GENERATION == "snapshot" and cfg.DATA.CROP_SIZE != cfg.DATA.TRAIN_CROP_SIZE:
-        raise ValueError(
-            f"DATA.CROP_SIZE={cfg.DATA.CROP_SIZE} differs from DATA.TRAIN_CROP_SIZE="
-            f"{cfg.DATA.TRAIN_CROP_SIZE}; the PyPI snapshot sizes the head from DATA.CROP_SIZE. "
-            f"Load configs with gta_slowfast.load_config, or set both"
-        )
-
-
-def stock_nonlocal(dim, dim_inner, pool_size, instantiation, norm_module):
-    """PySlowFast's own ``Nonlocal`` block, built as its ResStage builds it."""
-    from slowfast.models.nonlocal_helper import Nonlocal
-
-    if GENERATION == "main":
-        return Nonlocal(
-            dim, dim_inner, pool_size, instantiation=instantiation, norm_module=norm_module
-        )
-    return Nonlocal(dim, dim_inner, pool_size, instantiation=instantiation)
+def needs_pyslowfast_main(dataset):
+    """Whether the dataset name ``dataset`` is one that PySlowFast main registers and the
+    installed generation (the snapshot) lacks."""
+    return GENERATION == "snapshot" and dataset.lower() in MAIN_ONLY_DATASETS
 
 
 def model_norm_module(model):
@@ -225,34 +207,43 @@ def model_norm_module(model):
     return getattr(model, "norm_module", nn.BatchNorm3d)
 
 
-def model_class_name(cfg):
-    """The MODEL_REGISTRY name of the model ``cfg`` asks for, on either generation."""
-    name = cfg.MODEL.MODEL_NAME
-    if GENERATION == "snapshot":
-        by_arch = "SlowFast" if cfg.MODEL.ARCH == "slowfast" else "ResNet"
-        if name and name != by_arch:
-            raise ValueError(
-                f"MODEL.MODEL_NAME={name!r} does not match MODEL.ARCH={cfg.MODEL.ARCH!r}: the "
-                f"installed PySlowFast (PyPI snapshot) builds {by_arch!r} for that arch"
-            )
-        return by_arch
-    return name
-
-
-def register_model(name, cls):
-    """
-    Puts ``cls`` in the model registry under ``name``, replacing the stock class of that name,
-    so that PySlowFast's own ``build_model`` builds it from configs unchanged.
-    """
-    MODEL_REGISTRY._obj_map[name] = cls
-    if GENERATION == "snapshot":
-        import slowfast.models.model_builder as model_builder
-
-        for arch in list(model_builder._MODEL_TYPES) + ["2d"]:
-            by_arch = "SlowFast" if arch == "slowfast" else "ResNet"
-            if by_arch == name:
-                model_builder._MODEL_TYPES[arch] = cls
-
-
-if GENERATION == "snapshot":
-    _backfill_snapshot()
+# The public names: the generation's interface, and what both generations share.
+__all__ = [
+    "CHECKOUT_ROOT",
+    "DEFAULT_CFG",
+    "DETECTRON2_STUBBED",
+    "DETECTRON2_STUB_ENV",
+    "GENERATION",
+    "JSON_STATS_WRITTEN",
+    "MAIN_ONLY_DATASETS",
+    "MODEL_REGISTRY",
+    "POOL1",
+    "PYSLOWFAST_MISSING",
+    "STOCK_MODELS",
+    "UPSTREAM_IMPORT_WARNINGS",
+    "alias_fbcode_paths",
+    "assert_and_infer_cfg",
+    "build_model",
+    "check_buildable",
+    "data_toc",
+    "decode_clip",
+    "ensemble_method",
+    "finalize_cfg",
+    "generation_name",
+    "get_last_checkpoint",
+    "get_path_to_checkpoint",
+    "init_machine_groups",
+    "install_detectron2_stub",
+    "launch_job",
+    "model_class_name",
+    "model_norm_module",
+    "needs_pyslowfast_main",
+    "pack_pathways",
+    "pyslowfast_loader",
+    "register_model",
+    "setup_logging",
+    "stock_nonlocal",
+    "trainer_item",
+    "update_train_meter",
+    "video_model_builder",
+]

@@ -223,7 +223,7 @@ def convert_torchvision(src, dst, cfg_path=None):
         groups[module] = groups.get(module, 0) + 1
     print(
         f"  checked against {'the model of ' + cfg_path if cfg_path else 'R2D-50'} "
-        f"(PySlowFast {compat.GENERATION}): {len(uncovered)} of its tensors not in the "
+        f"(PySlowFast {compat.generation_name()}): {len(uncovered)} of its tensors not in the "
         f"checkpoint: " + ", ".join(f"{m}.* ({n})" for m, n in groups.items())
     )
     print(
