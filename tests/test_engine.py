@@ -226,7 +226,8 @@ def test_missing_dataset_path_is_named(tiny_config, tmp_path):
     ("a.mp4 1 extra\n", r"train.csv:1: expected 'path label', got 'a.mp4 1 extra'"),
     ("a.mp4 seven\n", r"train.csv:1: expected 'path label', got 'a.mp4 seven'"),
     ("a.mp4 6\n", r"train.csv: video a.mp4 has label 6, not in \[0, MODEL.NUM_CLASSES=6\)"),
-    ("missing.mp4 1\n", r"1 of 1 videos listed in .*train.csv have no video files, first: missing.mp4"),
+    ("missing.mp4 1\n",
+     r"1 of 1 videos listed in .*train.csv have no video files, first: missing.mp4"),
 ])
 def test_bad_csv_is_named(tiny_config, tmp_path, content, message):
     (tmp_path / "train.csv").write_text(content)
@@ -237,13 +238,15 @@ def test_bad_csv_is_named(tiny_config, tmp_path, content, message):
 def test_unreadable_video_is_named(tiny_config, tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video" * 100)
     (tmp_path / "train.csv").write_text(f"{tmp_path / 'broken.mp4'} 1\n")
-    with pytest.raises(ReleaseError, match=r"video .*broken.mp4 \(listed in .*train.csv\) is unreadable"):
+    with pytest.raises(ReleaseError,
+                       match=r"video .*broken.mp4 \(listed in .*train.csv\) is unreadable"):
         launch.preflight(kinetics_cfg(tiny_config, tmp_path))
 
 
 def test_missing_test_checkpoint_is_named(tiny_config, tmp_path):
     cfg = gta_slowfast.load_config(
-        tiny_config, ["TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "x.pyth")]
+        tiny_config,
+        ["TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "x.pyth")],
     )
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*x.pyth does not exist"):
         launch.preflight(cfg)
