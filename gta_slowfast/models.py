@@ -213,27 +213,7 @@ def build_model(cfg, gpu_id=None):
             or the config does not fit the installed PySlowFast generation.
         KeyError: ``NONLOCAL.TYPE`` is not a registered variant.
     """
-    import torch
-
-    if compat.GENERATION == "main":
-        from slowfast.models import build_model as upstream_build_model
-
-        return upstream_build_model(cfg, gpu_id=gpu_id)
-    if cfg.NUM_GPUS > torch.cuda.device_count():
-        raise ValueError(
-            f"NUM_GPUS={cfg.NUM_GPUS} but {torch.cuda.device_count()} CUDA devices are "
-            f"available; set NUM_GPUS: 0 to run on the CPU"
-        )
-    compat.check_buildable(cfg)
-    model = compat.MODEL_REGISTRY.get(compat.model_class_name(cfg))(cfg)
-    if cfg.NUM_GPUS:
-        device = torch.cuda.current_device() if gpu_id is None else gpu_id
-        model = model.cuda(device=device)
-        if cfg.NUM_GPUS > 1:
-            model = torch.nn.parallel.DistributedDataParallel(
-                module=model, device_ids=[device], output_device=device
-            )
-    return model
+    return compat.build_model(cfg, gpu_id=gpu_id)
 
 
 def dummy_inputs(cfg, batch_size=1, crop_size=None):

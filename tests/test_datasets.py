@@ -82,7 +82,8 @@ def test_something_something_split_sizes_and_labels(version, ssv1_root, ssv2_roo
             listed = [tuple(line.split(";", 1)) for line in f.read().splitlines()]
     else:
         with open(os.path.join(root, "something-something-v2-train.json")) as f:
-            listed = [(v["id"], v["template"].replace("[", "").replace("]", "")) for v in json.load(f)]
+            listed = [(v["id"], v["template"].replace("[", "").replace("]", ""))
+                      for v in json.load(f)]
     assert [(e.video_id, e.label) for e in train.split.entries] == [
         (vid, expected_names.index(name)) for vid, name in listed
     ]
@@ -483,7 +484,8 @@ def test_data_command_counts_a_complete_release(ssv2_root, capsys):
     assert code == 0, out + err
     assert "train: 12 videos, 6 classes in the label file, 6 used, 0 missing, 0 unreadable" in out
     assert "val: 6 videos, 6 classes in the label file, 6 used, 0 missing, 0 unreadable" in out
-    assert "submission: 6 videos, 6 classes in the label file, 0 used, 0 missing, 0 unreadable" in out
+    assert ("submission: 6 videos, 6 classes in the label file, 0 used, 0 missing, "
+            "0 unreadable") in out
 
 
 def test_data_command_lists_missing_and_unreadable_videos(ssv1_root, tmp_path, capsys):
@@ -531,8 +533,9 @@ def test_data_command_help(capsys):
 def test_preflight_names_a_wrong_release_before_any_worker(ssv1_root, tmp_path):
     from gta_slowfast.engine import launch
 
-    root = broken_copy(ssv1_root, str(tmp_path / "release"),
-                       lambda r: shutil.rmtree(os.path.join(r, "20bn-something-something-v1", "14")))
+    root = broken_copy(
+        ssv1_root, str(tmp_path / "release"),
+        lambda r: shutil.rmtree(os.path.join(r, "20bn-something-something-v1", "14")))
     cfg = ss_cfg(1, root, "TRAIN.CHECKPOINT_FILE_PATH", "", "OUTPUT_DIR", str(tmp_path / "out"))
     with pytest.raises(ReleaseError, match=r"1 of 6 videos listed in .*validation.csv"):
         launch.preflight(cfg)
@@ -544,8 +547,9 @@ def test_preflight_says_the_imagenet_start_is_missing(ssv1_root, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     cfg = ss_cfg(1, ssv1_root, "OUTPUT_DIR", str(tmp_path / "out"))
     assert cfg.TRAIN.CHECKPOINT_FILE_PATH == "r2d50_imagenet.pyth"
-    with pytest.raises(FileNotFoundError, match=r"r2d50_imagenet.pyth' does not exist: this config "
-                                                r"starts R2D-50 from ImageNet.*tools.convert torchvision"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"r2d50_imagenet.pyth' does not exist: this config starts R2D-50 "
+                             r"from ImageNet.*tools.convert torchvision"):
         launch.preflight(cfg)
 
 
@@ -617,7 +621,8 @@ def test_run_net_trains_and_tests_the_r2d_gta_configs_on_a_release(
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     from gta_slowfast.engine import upstream  # PySlowFast's own tools/ wherever a checkout has them
 
-    trainer = "PySlowFast trainer (tools/" if upstream.find_checkout() else "gta_slowfast fallback loop"
+    trainer = ("PySlowFast trainer (tools/" if upstream.find_checkout()
+               else "gta_slowfast fallback loop")
     assert f"Trainer: {trainer}" in result.stdout
     log = open(tmp_path / "out" / "stdout.log").read()
     assert '"_type": "train_epoch"' in log and '"split": "test_final"' in log

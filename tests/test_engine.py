@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import CONFIGS, REPO, requires_snapshot
+from releases import make_kinetics
 
 import gta_slowfast
 from gta_slowfast.datasets.registration import Synthetic, temporal_indices
@@ -149,6 +150,22 @@ def test_run_net_trains_checkpoints_and_tests_with_the_fallback_loop(tiny_config
     assert "tiny.yaml: test top-1" in result.stdout
 
 
+def test_the_final_line_names_the_k_of_the_top_k_it_reports(tiny_config, tmp_path):
+    """With 4 classes the fallback loop's second accuracy is top-4 (every label is among the 4
+    scores: 100 %), logged as top4_acc; the line run_net prints last names the same k and
+    values."""
+    root = make_kinetics(str(tmp_path / "four"), num_classes=4, containers=(("mp4", "mpeg4"),))
+    result = run_net("--cfg", tiny_config, "--trainer", "fallback", "TRAIN.ENABLE", "False",
+                     "TEST.DATASET", "gta_kinetics", "DATA.PATH_TO_DATA_DIR", root,
+                     "DATA.PATH_PREFIX", root, "MODEL.NUM_CLASSES", "4")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    final = json_stats(tmp_path / "out")[-1]
+    assert final["split"] == "test_final" and "top5_acc" not in final
+    assert final["top4_acc"] == "100.00"
+    assert result.stdout.splitlines()[-1] == (
+        f"{tiny_config}: test top-1 {final['top1_acc']} %, top-4 100.00 %")
+
+
 def test_every_view_count_of_a_test_gets_its_own_results(tiny_config, tmp_path):
     """TEST.NUM_ENSEMBLE_VIEWS -1 tests 1, 3, 5, 7 and 10 clips per video, as PySlowFast's
     run_net.py; each keeps its scores and per-class results in test_<n>_clips."""
@@ -209,7 +226,8 @@ def test_missing_dataset_path_is_named(tiny_config, tmp_path):
     ("a.mp4 1 extra\n", r"train.csv:1: expected 'path label', got 'a.mp4 1 extra'"),
     ("a.mp4 seven\n", r"train.csv:1: expected 'path label', got 'a.mp4 seven'"),
     ("a.mp4 6\n", r"train.csv: video a.mp4 has label 6, not in \[0, MODEL.NUM_CLASSES=6\)"),
-    ("missing.mp4 1\n", r"1 of 1 videos listed in .*train.csv have no video files, first: missing.mp4"),
+    ("missing.mp4 1\n",
+     r"1 of 1 videos listed in .*train.csv have no video files, first: missing.mp4"),
 ])
 def test_bad_csv_is_named(tiny_config, tmp_path, content, message):
     (tmp_path / "train.csv").write_text(content)
@@ -220,13 +238,15 @@ def test_bad_csv_is_named(tiny_config, tmp_path, content, message):
 def test_unreadable_video_is_named(tiny_config, tmp_path):
     (tmp_path / "broken.mp4").write_bytes(b"not a video" * 100)
     (tmp_path / "train.csv").write_text(f"{tmp_path / 'broken.mp4'} 1\n")
-    with pytest.raises(ReleaseError, match=r"video .*broken.mp4 \(listed in .*train.csv\) is unreadable"):
+    with pytest.raises(ReleaseError,
+                       match=r"video .*broken.mp4 \(listed in .*train.csv\) is unreadable"):
         launch.preflight(kinetics_cfg(tiny_config, tmp_path))
 
 
 def test_missing_test_checkpoint_is_named(tiny_config, tmp_path):
     cfg = gta_slowfast.load_config(
-        tiny_config, ["TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "x.pyth")]
+        tiny_config,
+        ["TRAIN.ENABLE", "False", "TEST.CHECKPOINT_FILE_PATH", str(tmp_path / "x.pyth")],
     )
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*x.pyth does not exist"):
         launch.preflight(cfg)

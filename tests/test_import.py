@@ -1,5 +1,7 @@
-"""Importing gta_slowfast where PySlowFast is not installed."""
+"""Importing gta_slowfast where PySlowFast is not installed; compat's two generations."""
 
+import ast
+import os
 import subprocess
 import sys
 
@@ -45,3 +47,31 @@ def test_import_without_pyslowfast_says_how_to_install_it():
     assert "pip install --no-deps -e SlowFast" in last
     assert "pip install -e '.[pyslowfast]'" in last
     assert "AttributeError" not in result.stderr
+
+
+def top_level_names(path):
+    """The names a module's own top-level statements define (assignments, defs, imports)."""
+    names = set()
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def test_both_generations_implement_compats_whole_interface():
+    """compat picks compat/main.py or compat/snapshot.py, whichever PySlowFast is installed;
+    each must define every name compat takes from it (read from the source: only one of the
+    two imports here)."""
+    folder = os.path.join(REPO, "gta_slowfast", "compat")
+    imported = {}
+    for node in ast.walk(ast.parse(open(os.path.join(folder, "__init__.py")).read())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            imported[node.module] = {a.name for a in node.names}
+    assert imported["main"] == imported["snapshot"]
+    for generation in ("main", "snapshot"):
+        missing = imported[generation] - top_level_names(os.path.join(folder, f"{generation}.py"))
+        assert not missing, f"compat/{generation}.py lacks {sorted(missing)}"

@@ -162,12 +162,6 @@ class LoadPlan:
         )
 
 
-def _last_checkpoint(cfg):
-    if compat.GENERATION == "main":
-        return cu.get_last_checkpoint(cfg.OUTPUT_DIR, task=cfg.TASK)
-    return cu.get_last_checkpoint(cfg.OUTPUT_DIR)
-
-
 # The source of the plan that resumes the run in OUTPUT_DIR (TRAIN.AUTO_RESUME).
 RESUME_SOURCE = "the last checkpoint of OUTPUT_DIR"
 
@@ -176,7 +170,7 @@ def train_plan(cfg):
     """What training loads first, as PySlowFast's train_net: the last checkpoint of OUTPUT_DIR
     (TRAIN.AUTO_RESUME), else TRAIN.CHECKPOINT_FILE_PATH; None for neither."""
     if cfg.TRAIN.AUTO_RESUME and cu.has_checkpoint(cfg.OUTPUT_DIR):
-        last = _last_checkpoint(cfg)
+        last = compat.get_last_checkpoint(cfg)
         # As train_net: no fall-back to TRAIN.CHECKPOINT_FILE_PATH once OUTPUT_DIR has one.
         return LoadPlan(RESUME_SOURCE, last, "train", cfg=cfg) if last else None
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
@@ -205,8 +199,8 @@ def test_plan(cfg):
             kind=cfg.TEST.CHECKPOINT_TYPE, resample=cfg.GTA.RESAMPLE_CHECKPOINT, cfg=cfg,
         )
     if cu.has_checkpoint(cfg.OUTPUT_DIR):
-        return LoadPlan("the last checkpoint of OUTPUT_DIR", _last_checkpoint(cfg), "test",
-                        cfg=cfg)
+        return LoadPlan("the last checkpoint of OUTPUT_DIR", compat.get_last_checkpoint(cfg),
+                        "test", cfg=cfg)
     if cfg.TRAIN.CHECKPOINT_FILE_PATH:
         return LoadPlan(
             "TRAIN.CHECKPOINT_FILE_PATH", cfg.TRAIN.CHECKPOINT_FILE_PATH, "test",

@@ -60,8 +60,7 @@ def save_checkpoint(cfg, model, optimizer, epoch):
         "optimizer_state": optimizer.state_dict(),
         "cfg": cfg.dump(),
     }
-    task = (cfg.TASK,) if compat.GENERATION == "main" else ()  # main prefixes a task name
-    path = cu.get_path_to_checkpoint(cfg.OUTPUT_DIR, epoch + 1, *task)
+    path = compat.get_path_to_checkpoint(cfg, epoch + 1)
     return _publish(lambda temporary: torch.save(state, temporary), path)
 
 

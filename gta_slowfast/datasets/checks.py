@@ -5,12 +5,12 @@ checks their files against the config, and their first item is decoded; PySlowFa
 Kinetics dataset gets its CSVs checked and one video decoded through PySlowFast's decoder.
 """
 
-import inspect
 import logging
 import os
 
 from slowfast.datasets.build import build_dataset
 
+from .. import compat
 from .decoding import UnreadableVideo, probe_video
 from .kinetics import read_split as read_video_csv
 from .video_dataset import ReleaseError, ReleaseVideoDataset, check_split
@@ -36,13 +36,11 @@ def check_registered(dataset, key):
     installed PySlowFast does not register, saying which generation has it."""
     from slowfast.datasets.build import DATASET_REGISTRY
 
-    from .. import compat
-
     if dataset.capitalize() in DATASET_REGISTRY._obj_map:
         return
     known = sorted(name.lower() for name in DATASET_REGISTRY._obj_map)
     hint = ""
-    if compat.GENERATION == "snapshot" and dataset.lower() in compat.MAIN_ONLY_DATASETS:
+    if compat.needs_pyslowfast_main(dataset):
         hint = (
             f"; {dataset!r} is a dataset of PySlowFast main, which needs a PySlowFast checkout "
             f"(README: 'With your PySlowFast checkout')"
@@ -51,7 +49,7 @@ def check_registered(dataset, key):
         )
     raise ReleaseError(
         f"{key}={dataset!r} is not a dataset of the installed PySlowFast "
-        f"({compat.GENERATION}); registered: {known}{hint}"
+        f"({compat.generation_name()}); registered: {known}{hint}"
     )
 
 
@@ -129,28 +127,15 @@ def check_csv_split(cfg, split):
 def check_pyslowfast_decoding(cfg, path):
     """
     Decodes the video at ``path`` through PySlowFast's own ``decoder.decode`` as its Kinetics
-    dataset does for training, and raises ReleaseError if no frames come back. On PySlowFast main no video
-    decodes: its ``pyav`` path fails on every video since commit 99a655b (2022-04-06:
-    ``decode`` passes lists to ``pyav_decode``), its ``torchvision`` path needs a video reader
-    that torchvision >= 0.28 no longer has, and a container without a stream duration
-    (``.mkv``) raises at ``decoder.py:546``. Its Kinetics dataset only reports the first as a
-    batch of ``None`` many retries later.
+    dataset does for training (``compat.decode_clip``), and raises ReleaseError if no frames
+    come back. On PySlowFast main no video decodes: its ``pyav`` path fails on every video since
+    commit 99a655b (2022-04-06: ``decode`` passes lists to ``pyav_decode``), its ``torchvision``
+    path needs a video reader that torchvision >= 0.28 no longer has, and a container without a
+    stream duration (``.mkv``) raises at ``decoder.py:546``. Its Kinetics dataset only reports
+    the first as a batch of ``None`` many retries later.
     """
-    from slowfast.datasets import decoder
-    from slowfast.datasets import video_container as container
-
-    takes_lists = "time_diff_prob" in inspect.signature(decoder.decode).parameters
-    rate, frames = cfg.DATA.SAMPLING_RATE, cfg.DATA.NUM_FRAMES
     try:
-        if takes_lists:
-            video = container.get_video_container(path, False, cfg.DATA.DECODING_BACKEND)
-            result = decoder.decode(
-                video, [rate], [frames], -1, 1, video_meta={}, target_fps=cfg.DATA.TARGET_FPS,
-                backend=cfg.DATA.DECODING_BACKEND, max_spatial_scale=0,
-            )[0]
-            result = None if result is None or result[0] is None else result[0]
-        else:  # the PyPI snapshot: PyAV only, one clip
-            result = decoder.decode(container.get_video_container(path), rate, frames, -1, 1)
+        result = compat.decode_clip(cfg, path)
     except Exception as err:  # PySlowFast's decoders raise anything from RuntimeError to TypeError
         result, reason = None, f"{type(err).__name__}: {err}"
     else:

@@ -122,6 +122,4 @@ class Synthetic(torch.utils.data.Dataset):
             frames, _ = transform.uniform_crop(frames, size, spatial_idx)
         frames = data_utils.pack_pathway_output(cfg, frames)
         label = self._labels[index]
-        if compat.GENERATION == "main":  # main's loops unpack a time index as well
-            return frames, label, index, np.zeros(3, dtype=np.float32), {}
-        return frames, label, index, {}
+        return compat.trainer_item(frames, label, index, {})

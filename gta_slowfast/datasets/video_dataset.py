@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 import cv2
-import numpy as np
 import torch
-from slowfast.datasets import utils as sf_utils
 from slowfast.datasets.build import DATASET_REGISTRY
 
-from .. import compat
+from ..compat import pack_pathways, trainer_item
 from . import decoding, sampling, transforms
 
 logger = logging.getLogger(__name__)
@@ -70,22 +68,6 @@ def register_dataset(config_name):
         return cls
 
     return wrap
-
-
-def trainer_item(frames, label, index, meta):
-    """A dataset item as the installed PySlowFast's loops unpack it: main's carry a time index
-    (frames, label, index, time, meta), the snapshot's do not."""
-    if compat.GENERATION == "main":
-        return frames, label, index, np.zeros(3, dtype=np.float32), meta
-    return frames, label, index, meta
-
-
-def pack_pathways(cfg, frames):
-    """PySlowFast's pathway packing, with ``DATA.REVERSE_INPUT_CHANNEL`` (RGB <-> BGR) applied
-    on both generations (the snapshot's packing does not read it)."""
-    if compat.GENERATION == "snapshot" and cfg.DATA.REVERSE_INPUT_CHANNEL:
-        frames = frames[[2, 1, 0]]
-    return sf_utils.pack_pathway_output(cfg, frames)
 
 
 def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .. import compat
+
 # The port a SLURM job meets on without MASTER_PORT: this base plus SLURM_JOB_ID modulo the
 # span, so that two jobs sharing a first node do not collide.
 SLURM_PORT_BASE = 20000
@@ -213,16 +215,13 @@ def make_machine_groups(cfg):
     PySlowFast main's per-machine process groups, as its trainer makes them first
     (``du.init_distributed_training``: one group of ``processes_per_machine`` ranks a machine;
     BN.NORM_TYPE sync_batchnorm synchronises over BN.NUM_SYNC_DEVICES of them), for a job of
-    several processes; once a process. PySlowFast's own call skips CPU jobs (NUM_GPUS 0).
+    several processes; once a process (``compat.init_machine_groups``; the snapshot needs
+    none). PySlowFast's own call skips CPU jobs (NUM_GPUS 0).
     """
     global _machine_groups_made
-    from .. import compat
-
-    if compat.GENERATION != "main" or world_size() == 1 or _machine_groups_made:
+    if world_size() == 1 or _machine_groups_made:
         return
-    import slowfast.utils.distributed as du
-
-    du._init_distributed_training(processes_per_machine(cfg), cfg.SHARD_ID)
+    compat.init_machine_groups(processes_per_machine(cfg), cfg.SHARD_ID)
     _machine_groups_made = True
 
 

@@ -14,7 +14,6 @@ counts and per-video scores over the job once at the end, so every test view is 
 Only rank 0 writes checkpoints, ``stdout.log``, ``json_stats.log`` and the saved scores.
 """
 
-import inspect
 import logging as std_logging
 import os
 import pickle
@@ -27,7 +26,6 @@ import slowfast.utils.logging as logging
 import slowfast.utils.misc as misc
 import torch
 from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
-from slowfast.datasets import loader as sf_loader
 from slowfast.datasets.build import build_dataset
 from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
 
@@ -36,6 +34,7 @@ from ..checkpoint import load_for_test, resume_or_initialize
 from ..checkpoint.saving import save_checkpoint
 from . import distributed
 from .json_stats import write_json_stats
+from .upstream import TOP_K
 
 logger = logging.get_logger(__name__)
 
@@ -51,14 +50,7 @@ def setup(cfg):
     if master:
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         write_json_stats(cfg.OUTPUT_DIR)
-    if "output_dir" in inspect.signature(logging.setup_logging).parameters:
-        logging.setup_logging(cfg.OUTPUT_DIR)
-    else:
-        logging.setup_logging()
-        if master:
-            handler = std_logging.FileHandler(os.path.join(cfg.OUTPUT_DIR, "stdout.log"))
-            handler.setFormatter(std_logging.root.handlers[0].formatter)
-            std_logging.root.addHandler(handler)
+    compat.setup_logging(cfg.OUTPUT_DIR, write_file=master)
     if not master:
         for handler in std_logging.root.handlers:
             handler.setLevel(std_logging.WARNING)
@@ -72,8 +64,9 @@ def construct_loader(cfg, split):
     its processes, as PySlowFast divides it by NUM_GPUS; training reads a DistributedSampler
     shard (reshuffled by ``set_epoch``), validation and test a ``ShardSampler`` shard."""
     world = distributed.world_size()
-    if compat.GENERATION == "main" and world == 1:
-        return sf_loader.construct_loader(cfg, split)
+    loader = compat.pyslowfast_loader(cfg, split) if world == 1 else None
+    if loader is not None:
+        return loader
     train = split == "train"
     dataset = build_dataset(cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET, cfg, split)
     batch = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
@@ -136,23 +129,15 @@ def topks_correct(preds, labels, ks):
     return [hits[:, :k].any(dim=1).float().sum() for k in ks]
 
 
-def _data_toc(meter):
-    # main's meters time data loading and compute apart (data_toc starts the compute timer).
-    if hasattr(meter, "data_toc"):
-        meter.data_toc()
+def accuracy_ks(num_classes):
+    """(1, k): the top-k accuracies the loop reports, k = TOP_K as PySlowFast's trainer, or
+    the class count where there are fewer classes (``top4_acc`` with 4 classes)."""
+    return 1, min(TOP_K, num_classes)
 
 
 def _topk_errors(preds, labels, num_classes):
-    ks = (1, min(5, num_classes))
+    ks = accuracy_ks(num_classes)
     return [(1.0 - x / preds.size(0)) * 100.0 for x in topks_correct(preds, labels, ks)]
-
-
-def _update_train_meter(meter, top1_err, top5_err, loss, lr, mb_size):
-    # main added grad_norm to TrainMeter.update_stats; the snapshot does not have it.
-    if "grad_norm" in inspect.signature(meter.update_stats).parameters:
-        meter.update_stats(top1_err, top5_err, loss, lr, 0.0, mb_size)
-    else:
-        meter.update_stats(top1_err, top5_err, loss, lr, mb_size)
 
 
 def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
@@ -162,7 +147,7 @@ def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
     data_size = len(train_loader)
     loss_fun = losses.get_loss_func(cfg.MODEL.LOSS_FUNC)(reduction="mean")
     for cur_iter, batch in enumerate(train_loader):
-        _data_toc(train_meter)
+        compat.data_toc(train_meter)
         inputs, labels = _to_device(batch[0], batch[1], cfg)
         lr = optim.get_epoch_lr(cur_epoch + float(cur_iter) / data_size, cfg)
         optim.set_lr(optimizer, lr)
@@ -176,7 +161,7 @@ def train_epoch(train_loader, model, optimizer, train_meter, cur_epoch, cfg):
         if distributed.world_size() > 1:
             loss, top1_err, top5_err = du.all_reduce([loss.detach(), top1_err, top5_err])
         train_meter.iter_toc()
-        _update_train_meter(
+        compat.update_train_meter(
             train_meter, float(top1_err), float(top5_err), loss.item(), lr,
             labels.size(0) * distributed.world_size(),
         )
@@ -198,7 +183,7 @@ def eval_epoch(val_loader, model, val_meter, cur_epoch, cfg):
     model.eval()
     val_meter.iter_tic()
     for cur_iter, batch in enumerate(val_loader):
-        _data_toc(val_meter)
+        compat.data_toc(val_meter)
         inputs, labels = _to_device(batch[0], batch[1], cfg)
         preds = model(inputs)
         top1_err, top5_err = _topk_errors(preds, labels, cfg.MODEL.NUM_CLASSES)
@@ -233,7 +218,7 @@ def data_parallel(model, cfg):
 def train(cfg):
     """Trains ``cfg``'s model for SOLVER.MAX_EPOCH epochs, checkpointing under OUTPUT_DIR."""
     setup(cfg)
-    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.GENERATION)
+    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.generation_name())
     logger.info("Train with config:\n{}".format(cfg))
     model = build_model(cfg)
     if distributed.is_main_process():
@@ -269,10 +254,11 @@ def test(cfg):
     """
     Multi-view test: TEST.NUM_ENSEMBLE_VIEWS clips x TEST.NUM_SPATIAL_CROPS crops per video,
     scores summed per video (over the job's processes too, each having tested its shard of
-    the views). Logs ``test_final`` JSON stats and returns (top-1, top-5) in %.
+    the views). Logs ``test_final`` JSON stats (``top1_acc`` and ``top<k>_acc``, k of
+    ``accuracy_ks``) and returns (top-1, top-k) in %.
     """
     setup(cfg)
-    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.GENERATION)
+    logger.info("Trainer: gta_slowfast fallback loop (PySlowFast %s)", compat.generation_name())
     model = build_model(cfg)
     load_for_test(cfg, model)
     # Shards may differ in length by a batch: no DDP forward (it syncs buffers).
@@ -284,7 +270,7 @@ def test(cfg):
     model.eval()
     meter.iter_tic()
     for cur_iter, batch in enumerate(test_loader):
-        _data_toc(meter)
+        compat.data_toc(meter)
         inputs, labels = _to_device(batch[0], batch[1], cfg)
         video_idx = batch[2]
         preds = model(inputs)
@@ -294,14 +280,14 @@ def test(cfg):
         meter.iter_tic()
     # Views of one video may be on several processes: sum (with main's TEST.ENSEMBLE_METHOD
     # max: the max of) the per-video scores; labels are >= 0 where a process saw a video.
-    ensemble = torch.distributed.ReduceOp.MAX if getattr(
-        meter, "ensemble_method", "sum") == "max" else torch.distributed.ReduceOp.SUM
+    ensemble = torch.distributed.ReduceOp.MAX if compat.ensemble_method(
+        meter) == "max" else torch.distributed.ReduceOp.SUM
     distributed.reduce_over_job([meter.video_preds], op=ensemble)
     distributed.reduce_over_job([meter.clip_count])
     distributed.reduce_over_job([meter.video_labels], op=torch.distributed.ReduceOp.MAX)
     if not bool((meter.clip_count == num_clips).all()):
         logger.warning("clip count {} ~= num clips {}".format(meter.clip_count, num_clips))
-    ks = (1, min(5, cfg.MODEL.NUM_CLASSES))
+    ks = accuracy_ks(cfg.MODEL.NUM_CLASSES)
     correct = topks_correct(meter.video_preds, meter.video_labels, ks)
     top1, top5 = [float(c) / num_videos * 100.0 for c in correct]
     logging.log_json_stats(

@@ -10,12 +10,13 @@ logs ``test_final`` to stdout only; the snapshot's ``log_json_stats`` writes no 
 ``run_net.py`` (either trainer) leaves the same file.
 """
 
-import inspect
 import json
 import logging
 import os
 
 import slowfast.utils.logging as sf_logging
+
+from .. import compat
 
 FILENAME = "json_stats.log"
 PREFIX = "json_stats: "
@@ -23,12 +24,9 @@ SUMMARIES = ("train_epoch", "val_epoch", "test_final")
 
 
 def missing_summaries():
-    """The summaries the installed PySlowFast's meters do not write to json_stats.log: main's
-    ``log_json_stats`` takes an ``output_dir`` (and its meters pass it for the epoch
-    summaries), the snapshot's does not."""
-    if "output_dir" in inspect.signature(sf_logging.log_json_stats).parameters:
-        return ("test_final",)
-    return SUMMARIES
+    """The summaries the installed PySlowFast's meters do not write to json_stats.log
+    (``compat.JSON_STATS_WRITTEN``: main's write the epoch summaries, the snapshot's none)."""
+    return tuple(kind for kind in SUMMARIES if kind not in compat.JSON_STATS_WRITTEN)
 
 
 class JsonStatsFile(logging.Handler):

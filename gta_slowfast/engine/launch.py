@@ -95,17 +95,14 @@ def run_config(args, path, job=distributed.Job("one process")):
             f"processes on this node: NUM_GPUS is PySlowFast's processes (one GPU each) of a "
             f"machine; set NUM_GPUS {job.local_world_size}, or NUM_GPUS 0 for CPU processes"
         )
-    if compat.GENERATION == "main":
-        from slowfast.config.defaults import assert_and_infer_cfg
-
-        try:
-            cfg = assert_and_infer_cfg(cfg)
-        except AssertionError as err:  # bare asserts: name the check that failed
-            check = traceback.extract_tb(err.__traceback__)[-1].line
-            raise ConfigError(
-                f"PySlowFast's assert_and_infer_cfg refuses the config: {check}"
-                + (f" ({err})" if str(err) else "")
-            ) from err
+    try:
+        cfg = compat.assert_and_infer_cfg(cfg)
+    except AssertionError as err:  # bare asserts: name the check that failed
+        check = traceback.extract_tb(err.__traceback__)[-1].line
+        raise ConfigError(
+            f"PySlowFast's assert_and_infer_cfg refuses the config: {check}"
+            + (f" ({err})" if str(err) else "")
+        ) from err
     if cfg.NUM_GPUS > torch.cuda.device_count():
         raise ValueError(
             f"NUM_GPUS={cfg.NUM_GPUS} but {torch.cuda.device_count()} CUDA devices are "
@@ -150,7 +147,7 @@ def select_trainer(choice, slowfast_root=None):
             "snapshot has none); pass --slowfast-root or set $PYSLOWFAST_ROOT to a checkout"
         )
     return (
-        f"gta_slowfast fallback loop on PySlowFast's parts ({compat.GENERATION})",
+        f"gta_slowfast fallback loop on PySlowFast's parts ({compat.generation_name()})",
         fallback.train,
         fallback.test,
     )
@@ -162,17 +159,7 @@ def launch_job(cfg, init_method, func, job=distributed.Job("one process")):
     started outside (torchrun, srun, --num_shards), whose process group it has joined."""
     if cfg.NUM_GPUS <= 1 or job.external:
         return func(cfg=cfg)
-    if compat.GENERATION == "main":
-        from slowfast.utils.misc import launch_job as upstream_launch_job
-
-        return upstream_launch_job(cfg=cfg, init_method=init_method, func=func)
-    import slowfast.utils.multiprocessing as mpu
-
-    return torch.multiprocessing.spawn(
-        mpu.run,
-        nprocs=cfg.NUM_GPUS,
-        args=(cfg.NUM_GPUS, func, init_method, cfg.SHARD_ID, cfg.NUM_SHARDS, "nccl", cfg),
-    )
+    return compat.launch_job(cfg, init_method, func)
 
 
 def build_cpu_model(cfg):
@@ -296,9 +283,9 @@ def fallback_for_job(job, cfg, train):
         return None
     what = "CPU processes" if not cfg.NUM_GPUS else "machines of one GPU"
     return (
-        f"gta_slowfast fallback loop on PySlowFast's parts ({compat.GENERATION}): PySlowFast's "
-        f"trainer runs distributed only on GPUs, NUM_GPUS > 1 a machine, and this job has "
-        f"{job.world_size} {what}",
+        f"gta_slowfast fallback loop on PySlowFast's parts ({compat.generation_name()}): "
+        f"PySlowFast's trainer runs distributed only on GPUs, NUM_GPUS > 1 a machine, and this "
+        f"job has {job.world_size} {what}",
         fallback.train,
         fallback.test,
     )
@@ -310,7 +297,8 @@ def main(argv=None):
     where torchrun, srun or --num_shards started several."""
     parser = argument_parser()
     args = cli.parse_config_arguments(parser, argv)
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s")
     with cli.reported_errors(parser, args.debug):
         job = distributed.job_of(os.environ)  # torchrun, srun
         description, train, test = select_trainer(args.trainer, args.slowfast_root)
@@ -366,10 +354,12 @@ def run_all(args, cfgs, train, test, job):
                 if job.rank != 0 or args.shard_id != 0:
                     continue  # the process that saved the scores reports them
                 report_per_class_results(run, results_dir, f"{path} ({views})")
-                if isinstance(result, tuple):
-                    print(f"{path}: test top-1 {result[0]:.2f} %, top-5 {result[1]:.2f} %"
+                if isinstance(result, tuple):  # the fallback loop's (top-1, top-k)
+                    k = fallback.accuracy_ks(run.MODEL.NUM_CLASSES)[1]
+                    print(f"{path}: test top-1 {result[0]:.2f} %, top-{k} {result[1]:.2f} %"
                           + (f" ({views})" if len(runs) > 1 else ""))
-        for node, what in (("DEMO", "tools/demo_net.py"), ("TENSORBOARD", "tools/visualization.py")):
+        for node, what in (("DEMO", "tools/demo_net.py"),
+                           ("TENSORBOARD", "tools/visualization.py")):
             if node in cfg and cfg[node].ENABLE:
                 logger.warning(
                     "%s.ENABLE is set; run_net.py trains and tests only. Run PySlowFast's %s "

@@ -337,7 +337,7 @@ def machine_info(devices):
     }
     from .. import compat
 
-    info["pyslowfast"] = compat.GENERATION
+    info["pyslowfast"] = compat.generation_name()
     if any(d.type == "cuda" for d in devices):
         info["cuda_device"] = torch.cuda.get_device_name()
     return info

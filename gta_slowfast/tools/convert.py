@@ -147,8 +147,8 @@ class TorchvisionConversion:
             + ", ".join(f"{k} {shape}" for k, shape in self.dropped.items())
             + " (the video head starts from PySlowFast's initialisation)",
             f"  checked against {model} "
-            f"(PySlowFast {compat.GENERATION}): {len(self.uncovered)} of its tensors not in the "
-            f"checkpoint: " + group_names(self.uncovered, limit=len(self.uncovered)),
+            f"(PySlowFast {compat.generation_name()}): {len(self.uncovered)} of its tensors "
+            f"not in the checkpoint: " + group_names(self.uncovered, limit=len(self.uncovered)),
             f"  use: TRAIN.CHECKPOINT_FILE_PATH {self.dst} TRAIN.CHECKPOINT_TYPE pytorch "
             f"TRAIN.CHECKPOINT_INFLATE True",
         ])
