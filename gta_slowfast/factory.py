@@ -19,6 +19,8 @@ from typing import Optional
 
 import torch
 
+from .evaluation import top_scores
+
 CONFIGS_ENV = "GTA_SLOWFAST_CONFIGS"
 
 logger = logging.getLogger(__name__)
@@ -207,7 +209,7 @@ class ClassScore:
 def top_classes(scores, names=None, k=5):
     """The ``k`` highest of the scores [classes] of one video, highest first, as ClassScores
     named from ``names``."""
-    values, indices = scores.float().topk(min(k, scores.shape[-1]))
+    values, indices = top_scores(scores.float(), k)
     return [ClassScore(i, names[i] if names else None, v)
             for v, i in zip(values.tolist(), indices.tolist())]
 

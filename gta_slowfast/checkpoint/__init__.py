@@ -12,6 +12,7 @@ PySlowFast checkpoints in models with added blocks.
 - ``resume``: resuming OUTPUT_DIR's last checkpoint only for the run that wrote it.
 """
 
+from ..models import cpu_cfg
 from .io import (
     CHECKPOINT_TYPES,
     Checkpoint,
@@ -22,7 +23,6 @@ from .io import (
 )
 from .loading import (
     LoadPlan,
-    cpu_cfg,
     load_checkpoint,
     load_for_test,
     resume_or_initialize,

@@ -11,8 +11,9 @@ import io
 import slowfast.utils.checkpoint as cu
 import torch
 
+from ..models import cpu_cfg
 from .io import LIST_LIMIT, CheckpointError
-from .loading import RESUME_SOURCE, cpu_cfg, test_plan, train_plan, warn_about_start
+from .loading import RESUME_SOURCE, test_plan, train_plan, warn_about_start
 from .matching import group_names
 from .resume import check_same_run
 

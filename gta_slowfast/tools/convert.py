@@ -179,9 +179,9 @@ def check_against_model(state, cfg):
     ``state`` does not cover.
     """
     from .. import build_model
+    from ..models import cpu_cfg
 
-    cfg.NUM_GPUS = 0
-    model_state = build_model(cfg).state_dict()
+    model_state = build_model(cpu_cfg(cfg)).state_dict()
     for name, tensor in state.items():
         if name not in model_state:
             raise ValueError(f"converted tensor {name!r} is not in the model of the config")

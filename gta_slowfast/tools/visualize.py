@@ -75,9 +75,9 @@ def build(cfg_path, checkpoint, opts):
     """
     from .. import build_model, load_config
     from ..checkpoint import CheckpointError, LoadPlan, test_plan
+    from ..models import cpu_cfg
 
-    cfg = load_config(cfg_path, opts)
-    cfg.NUM_GPUS = 0
+    cfg = cpu_cfg(load_config(cfg_path, opts))
     model = build_model(cfg).eval()
     plan = LoadPlan("--checkpoint", checkpoint, "test", cfg=cfg) if checkpoint else test_plan(cfg)
     if plan is None:
