@@ -10,7 +10,7 @@ from conftest import CONFIGS, build, clip, reversal_gap, run, small_cfg
 from fvcore.nn import FlopCountAnalysis
 
 import gta_slowfast
-from gta_slowfast.tools.complexity import measure
+from gta_slowfast.complexity import model_complexity
 from gta_slowfast.tsm import TemporalShift, shift_fold, temporal_shift
 
 
@@ -122,7 +122,7 @@ def test_same_params_and_flops_as_r2d():
     """No parameter, no FLOP, and no operator fvcore would warn about as unsupported."""
     plain_cfg, shift_cfg = tsm_cfg(), tsm_cfg()
     plain_cfg.TSM.ENABLE = False
-    assert measure(shift_cfg) == measure(plain_cfg)
+    assert model_complexity(shift_cfg) == model_complexity(plain_cfg)
     unsupported = []
     for cfg in (plain_cfg, shift_cfg):
         with torch.no_grad():
