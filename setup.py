@@ -42,6 +42,7 @@ setup(
             "gta-benchmark=gta_slowfast.tools.benchmark:main",
             "gta-data=gta_slowfast.tools.data:main",
             "gta-predict=gta_slowfast.tools.predict:main",
+            "gta-curves=gta_slowfast.tools.curves:main",
         ]
     },
 )

@@ -360,7 +360,8 @@ def convert_export(kind, checkpoint, dst, cfg_path=None, opts=(), opset=None, lo
         module, inputs = export.export_torchscript(model, model.cfg, dst, logits)
     output = "logits" if logits else "scores"
     spec_path = dst + ".json"
-    export.write_spec(spec_path, export.inference_spec(model.cfg, model.class_names, inputs, output))
+    export.write_spec(spec_path,
+                      export.inference_spec(model.cfg, model.class_names, inputs, output))
     with torch.no_grad():
         expected = module(*inputs)
     difference = None
@@ -407,14 +408,14 @@ def _add_export_parser(commands, kind, help_text, example):
     if kind == "onnx":
         sub.add_argument("--opset", type=int, metavar="N",
                          help=f"ONNX opset version (default: {ONNX_OPSET})")
-    sub.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
-                     help="overrides of the config")
+    cli.add_override_arguments(sub, "overrides of the config")
     sub.set_defaults(run=lambda args: convert_export(
         kind, args.checkpoint, args.dst, args.cfg, args.opts, getattr(args, "opset", None),
         args.logits, args.labels))
 
 
-def main(argv=None):
+def parser():
+    """The command's arguments: one sub-command a conversion, each with its own options."""
     parser = cli.argument_parser("gta_slowfast.tools.convert", __doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     tv = commands.add_parser(
@@ -451,9 +452,7 @@ def main(argv=None):
         help="inflate 2D (or time-1) kernels to the target's temporal size, as "
         "TRAIN.CHECKPOINT_INFLATE",
     )
-    nl.add_argument(
-        "opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the target config"
-    )
+    cli.add_override_arguments(nl, "KEY VALUE overrides of the target config")
     nl.set_defaults(
         run=lambda args: convert_nonlocal(
             args.src, args.dst, args.cfg, args.opts, kind=args.type, inflate=args.inflate
@@ -483,8 +482,13 @@ def main(argv=None):
     _add_export_parser(
         commands, "torchscript", "trained checkpoint -> TorchScript trace (torch.jit.load)",
         "python -m gta_slowfast.tools.convert torchscript --checkpoint gta.pyth --dst gta.pt")
-    args = parser.parse_args(argv)
-    with cli.reported_errors(parser, args.debug):
+    return parser
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    with cli.reported_errors(p, args.debug):
         args.run(args)
     return 0
 

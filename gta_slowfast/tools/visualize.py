@@ -31,7 +31,6 @@ with DATA.MEAN / DATA.STD as PySlowFast does) or ``--random-clip``. Blocks are r
 forward hooks; the models run on the CPU. KEY VALUE overrides apply to both configs.
 """
 
-import argparse
 import logging
 import os
 import re
@@ -722,8 +721,7 @@ def parser():
                    help="only these block places, e.g. s4.pathway0_nonlocal5 (default: all)")
     p.add_argument("--output-dir", help="where the PNG files go (default: "
                    "<OUTPUT_DIR>/visualize of --cfg)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, default=None,
-                   help="KEY VALUE config overrides, for both configs")
+    cli.add_override_arguments(p, "KEY VALUE config overrides, for both configs")
     return p
 
 
@@ -732,7 +730,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.compare_checkpoint and not args.compare_cfg:
         p.error("--compare-checkpoint needs --compare-cfg")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cli.setup_logging()
     with cli.reported_errors(p, args.debug):
         paths = visualize(args)
     for path in paths:
