@@ -224,14 +224,3 @@ def test_missing_layer_is_refused_naming_the_tensor(tmp_path, capsys):
                         r"shape \[512, 2048, 1, 1\]\) \(--debug shows the traceback\)\n",
                         capsys.readouterr().err)
     assert not (tmp_path / "out.pyth").exists()
-
-
-def test_cli_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        convert.main(["--help"])
-    assert exit_info.value.code == 0
-    assert "torchvision" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        convert.main(["torchvision", "--help"])
-    assert exit_info.value.code == 0
-    assert "--src" in capsys.readouterr().out

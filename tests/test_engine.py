@@ -174,13 +174,6 @@ def test_run_net_uses_pyslowfast_trainer_from_a_checkout(tiny_config, tmp_path):
     assert "Trainer: PySlowFast trainer (tools/ of" in result.stdout
 
 
-def test_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        launch.parse_args(["--help"])
-    assert exit_info.value.code == 0
-    assert "PySlowFast's own trainer" in capsys.readouterr().out
-
-
 def test_overrides_after_the_config_file(tiny_config):
     args = launch.parse_args(["--cfg", tiny_config, "NUM_GPUS", "0", "RNG_SEED", "3"])
     assert args.cfg_files == [tiny_config] and args.opts == ["NUM_GPUS", "0", "RNG_SEED", "3"]
