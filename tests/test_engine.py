@@ -1,7 +1,6 @@
 """run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
 
 import csv
-import glob
 import json
 import os
 import pickle
@@ -311,7 +310,7 @@ PROJECT_DATASETS = ("synthetic", "gta_ssv1", "gta_ssv2", "gta_kinetics")
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(CONFIGS, "**", "*.yaml"), recursive=True))
+    "path", [os.path.join(CONFIGS, config) for config in gta_slowfast.list_configs()]
 )
 def test_every_config_runs_on_the_installed_pyslowfast(path):
     """The README's promise for an install without a PySlowFast checkout: every shipped config

@@ -1,7 +1,6 @@
 """Temporal shift (TSM) in PySlowFast's own ResNet: the shift, its placement, cost and configs."""
 
 import copy
-import glob
 import os
 
 import pytest
@@ -179,7 +178,8 @@ def test_fraction_shifting_no_channel_is_rejected():
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(CONFIGS, "SSv*", "R2D_R50_TSM_*.yaml")))
+    "path", [os.path.join(CONFIGS, config) for config in gta_slowfast.list_configs("R2D_R50_TSM_")
+             if config.startswith("SSv")]
 )
 def test_tsm_configs(path):
     cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])
