@@ -17,7 +17,9 @@ setup(
     # PySlowFast itself ("slowfast") is not listed: install it from your checkout
     # (pip install --no-deps -e /path/to/SlowFast), or take the PyPI snapshot through the
     # "pyslowfast" extra. Listing it here would overwrite a checkout.
-    install_requires=["torch", "fvcore", "iopath", "simplejson", "av", "matplotlib", "pillow", "tqdm"],
+    install_requires=[
+        "torch", "fvcore", "iopath", "simplejson", "av", "matplotlib", "pillow", "tqdm",
+    ],
     extras_require={
         # The January-2020 PySlowFast snapshot on PyPI and what its datasets import.
         "pyslowfast": ["pyslowfast==1.0", "opencv-python-headless"],
@@ -42,6 +44,7 @@ setup(
             "gta-benchmark=gta_slowfast.tools.benchmark:main",
             "gta-data=gta_slowfast.tools.data:main",
             "gta-predict=gta_slowfast.tools.predict:main",
+            "gta-curves=gta_slowfast.tools.curves:main",
         ]
     },
 )

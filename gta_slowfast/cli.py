@@ -1,6 +1,6 @@
 """
 What every gta_slowfast command shares: its name as the user invoked it, the ``--cfg`` files
-followed by ``KEY VALUE`` overrides, and how it reports a user's mistake.
+followed by ``KEY VALUE`` overrides, its log lines, and how it reports a user's mistake.
 
 A mistake (a config key or value, a file, a dataset, a checkpoint that does not fit) is raised
 by the checks as a ValueError, KeyError or FileNotFoundError whose message names the key, file
@@ -11,6 +11,7 @@ message as one line on stderr and exit status 2, as argparse does for a bad opti
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 
@@ -55,8 +56,19 @@ def add_config_arguments(parser, cfg_help, opts_help, required=True):
     ``KEY VALUE`` overrides (``args.opts``); ``parse_config_arguments`` tells them apart."""
     parser.add_argument("--cfg", dest="cfg_files", nargs="+", required=required, metavar="FILE",
                         help=cfg_help)
+    add_override_arguments(parser, opts_help)
+
+
+def add_override_arguments(parser, opts_help):
+    """The ``KEY VALUE`` config overrides (``args.opts``): every word after the options."""
     parser.add_argument("opts", nargs=argparse.REMAINDER, default=None, metavar="KEY VALUE",
                         help=opts_help)
+
+
+def setup_logging(fmt="%(message)s", stream=None):
+    """Log lines of level INFO and above, as ``fmt`` formats them, on ``stream`` (default:
+    stderr); a command's progress, not its result, which it prints on stdout."""
+    logging.basicConfig(level=logging.INFO, format=fmt, stream=stream)
 
 
 def parse_config_arguments(parser, argv=None):

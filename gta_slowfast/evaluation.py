@@ -1,6 +1,8 @@
 """
-Per-class results of a multi-view test: the confusion matrix, per-class top-1 and mean class
-accuracy, written beside PySlowFast's metrics under OUTPUT_DIR.
+Accuracy of video scores: the one top-k of the package (top-k correct counts as PySlowFast's
+``metrics.topks_correct``, top-k accuracy, the top classes of one video) and the per-class
+results of a multi-view test: the confusion matrix, per-class top-1 and mean class accuracy,
+written beside PySlowFast's metrics under OUTPUT_DIR.
 
 Something-Something is read class by class: which twin classes ("Pushing something from left
 to right" / "... right to left") a model confuses is exactly what temporal modelling changes.
@@ -15,6 +17,27 @@ import torch
 CONFUSION_PNG = "confusion_matrix.png"
 PER_CLASS_CSV = "per_class_top1.csv"
 SUMMARY_JSON = "per_class_summary.json"
+
+
+def top_scores(scores, k):
+    """The ``k`` highest ``scores`` along the last dimension, highest first (``values``,
+    ``indices``), ``k`` capped at that dimension's size."""
+    return scores.topk(min(k, scores.shape[-1]), dim=-1)
+
+
+def topks_correct(preds, labels, ks):
+    """Number of samples of ``preds`` [N, K] whose label is among the top-k scores, for each k
+    in ``ks``, as PySlowFast's ``metrics.topks_correct`` counts them (its PyPI snapshot's copy
+    fails on current PyTorch: it views a non-contiguous slice)."""
+    top = top_scores(preds, max(ks)).indices
+    hits = top.eq(labels.reshape(-1, 1))
+    return [hits[:, :k].any(dim=1).float().sum() for k in ks]
+
+
+def topk_accuracy(scores, labels, k):
+    """Percentage of videos whose label is among the ``k`` highest of their ``scores``."""
+    (correct,) = topks_correct(scores, labels, (k,))
+    return (correct / scores.shape[0]).item() * 100.0
 
 
 def confusion_matrix(scores, labels, num_classes):
@@ -42,7 +65,7 @@ def most_confused_pairs(confusion, class_names, count=10):
     """The ``count`` largest off-diagonal cells: [true name, predicted name, videos]."""
     off = confusion.clone()
     off.fill_diagonal_(0)
-    values, flat = off.flatten().topk(min(count, off.numel()))
+    values, flat = top_scores(off.flatten(), count)
     k = confusion.shape[0]
     return [
         [class_names[i // k], class_names[i % k], int(v)]

@@ -19,6 +19,8 @@ from typing import Optional
 
 import torch
 
+from .evaluation import top_scores
+
 CONFIGS_ENV = "GTA_SLOWFAST_CONFIGS"
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,10 @@ def list_configs(pattern=""):
     return sorted(found)
 
 
-def _config_path(config):
+def config_path(config):
+    """The YAML file of ``config``: a path as given, else a shipped config's path relative to
+    ``configs_root()`` (``"SSv1/R2D_R50_GTA_8x1.yaml"``); raises FileNotFoundError naming it,
+    and the shipped configs of the same file name if any, when it is neither."""
     if os.path.isfile(config):
         return config
     path = os.path.join(configs_root(), config)
@@ -86,7 +91,7 @@ def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
 
     overrides = list(opts or []) + ["NUM_GPUS", "0"]
     if config is not None:
-        return load_config(_config_path(config), overrides)
+        return load_config(config_path(config), overrides)
     if checkpoint is None:
         raise ValueError(f"{caller[0]}: give {caller[1]}, a checkpoint, or both")
     if isinstance(checkpoint, str):
@@ -228,7 +233,7 @@ class ClassScore:
 def top_classes(scores, names=None, k=5):
     """The ``k`` highest of the scores [classes] of one video, highest first, as ClassScores
     named from ``names``."""
-    values, indices = scores.float().topk(min(k, scores.shape[-1]))
+    values, indices = top_scores(scores.float(), k)
     return [ClassScore(i, names[i] if names else None, v)
             for v, i in zip(values.tolist(), indices.tolist())]
 

@@ -228,3 +228,14 @@ def dummy_inputs(cfg, batch_size=1, crop_size=None):
         torch.randn(batch_size, channels, t, crop, crop)
         for channels, t in zip(cfg.DATA.INPUT_CHANNEL_NUM, frames)
     ]
+
+
+def cpu_cfg(cfg):
+    """A copy of ``cfg`` that builds the same tensors on the CPU, outside the training workers
+    (``NUM_GPUS`` 0, synchronised BatchNorm as plain BatchNorm); ``cfg`` is left as it is."""
+    cpu = cfg.clone()
+    cpu.defrost()
+    cpu.NUM_GPUS = 0
+    if cpu.BN.get("NORM_TYPE") == "sync_batchnorm":
+        cpu.BN.NORM_TYPE = "batchnorm"  # the same tensors; syncing needs the workers' group
+    return cpu

@@ -7,9 +7,10 @@ import torch
 
 import gta_slowfast
 from gta_slowfast import compat
+from gta_slowfast.factory import configs_root
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = os.path.join(REPO, "configs")
+CONFIGS = configs_root()  # the shipped configs, found as the package finds them
 
 requires_main = pytest.mark.skipif(
     compat.GENERATION != "main",

@@ -238,17 +238,6 @@ def test_missing_layer_is_refused_naming_the_tensor(tmp_path, capsys):
     assert not (tmp_path / "out.pyth").exists()
 
 
-def test_cli_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        convert.main(["--help"])
-    assert exit_info.value.code == 0
-    assert "torchvision" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as exit_info:
-        convert.main(["torchvision", "--help"])
-    assert exit_info.value.code == 0
-    assert "--src" in capsys.readouterr().out
-
-
 # ---------------------------------------------------------------------------------------------
 # convert nonlocal
 
@@ -307,10 +296,3 @@ def test_convert_nonlocal_refuses_another_architecture(files, tmp_path):
                       str(tmp_path / "x.pyth"), "--cfg", config])
     assert not (tmp_path / "x.pyth").exists()
 
-
-def test_convert_nonlocal_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        convert.main(["nonlocal", "--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    assert "--src" in out and "--type {pytorch,caffe2}" in out and "--inflate" in out

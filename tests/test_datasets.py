@@ -518,15 +518,6 @@ def test_data_command_names_a_wrong_release(tmp_path, capsys):
     assert "something-something-v1-labels.csv does not exist" in err
 
 
-def test_data_command_help(capsys):
-    from gta_slowfast.tools import data
-
-    with pytest.raises(SystemExit) as exit_info:
-        data.main(["--help"])
-    assert exit_info.value.code == 0
-    assert "python -m gta_slowfast.tools.data" in capsys.readouterr().out
-
-
 # ---------------------------------------------------------------- the launcher's pre-flight
 
 

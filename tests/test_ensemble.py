@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 
+from gta_slowfast.evaluation import topk_accuracy
 from gta_slowfast.tools import ensemble
 
 
@@ -29,7 +30,7 @@ def test_averages_normalised_scores(tmp_path, capsys):
         a: {"top1": pytest.approx(200 / 3), "top5": 100.0, "mean_class": pytest.approx(200 / 3)},
         b: {"top1": pytest.approx(200 / 3), "top5": 100.0, "mean_class": pytest.approx(200 / 3)},
     }
-    assert ensemble.topk_accuracy(scores, got_labels, 1) == pytest.approx(100.0)
+    assert topk_accuracy(scores, got_labels, 1) == pytest.approx(100.0)
     ensemble.main(["--preds", a, b, "--json", str(tmp_path / "r.json")])
     assert "ensemble of 2 (3 videos): top-1 100.00 %" in capsys.readouterr().out
 

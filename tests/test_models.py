@@ -1,6 +1,5 @@
 """The variants inside PySlowFast's own ResNet (R2D) and SlowFast builders."""
 
-import glob
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from gta_slowfast.blocks import DecoupledBlock, GlobalTemporalAttention
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(CONFIGS, "**", "*.yaml"), recursive=True))
+    "path", [os.path.join(CONFIGS, config) for config in gta_slowfast.list_configs()]
 )
 def test_every_config_loads_and_builds(path):
     cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])

@@ -169,13 +169,6 @@ def test_predict_a_checkpoint_that_does_not_fit_the_config(trained, capsys):
     assert "TEST.CHECKPOINT_FILE_PATH" not in err
 
 
-def test_predict_help_has_examples(capsys):
-    with pytest.raises(SystemExit):
-        predict.main(["--help"])
-    out = capsys.readouterr().out
-    assert "--window 2 --stride 1" in out and "--views" in out
-
-
 def test_label_files_in_the_releases_formats(trained, tmp_path):
     checkpoint, _ = trained
     names = ["b", "a", "c", "e", "d", "f"]

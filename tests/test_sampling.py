@@ -5,7 +5,6 @@ ssv2.py and configs/SSv2/SLOWFAST_16x8_R50.yaml), through the datasets' public p
 releases whose frames code their own index, read back from the clips.
 """
 
-import glob
 import os
 import random
 
@@ -216,8 +215,7 @@ def test_temporal_sampling_and_spatial_recipe_are_independent(ssv2_long):
 
 
 def shipped_configs():
-    return sorted(os.path.relpath(p, CONFIGS)
-                  for p in glob.glob(os.path.join(CONFIGS, "**", "*.yaml"), recursive=True))
+    return gta_slowfast.list_configs()
 
 
 @pytest.mark.parametrize("config", shipped_configs())

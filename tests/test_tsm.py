@@ -1,7 +1,6 @@
 """Temporal shift (TSM) in PySlowFast's own ResNet: the shift, its placement, cost and configs."""
 
 import copy
-import glob
 import os
 
 import pytest
@@ -10,7 +9,7 @@ from conftest import CONFIGS, build, clip, reversal_gap, run, small_cfg
 from fvcore.nn import FlopCountAnalysis
 
 import gta_slowfast
-from gta_slowfast.tools.complexity import measure
+from gta_slowfast.complexity import model_complexity
 from gta_slowfast.tsm import TemporalShift, shift_fold, temporal_shift
 
 
@@ -122,7 +121,7 @@ def test_same_params_and_flops_as_r2d():
     """No parameter, no FLOP, and no operator fvcore would warn about as unsupported."""
     plain_cfg, shift_cfg = tsm_cfg(), tsm_cfg()
     plain_cfg.TSM.ENABLE = False
-    assert measure(shift_cfg) == measure(plain_cfg)
+    assert model_complexity(shift_cfg) == model_complexity(plain_cfg)
     unsupported = []
     for cfg in (plain_cfg, shift_cfg):
         with torch.no_grad():
@@ -179,7 +178,8 @@ def test_fraction_shifting_no_channel_is_rejected():
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(CONFIGS, "SSv*", "R2D_R50_TSM_*.yaml")))
+    "path", [os.path.join(CONFIGS, config) for config in gta_slowfast.list_configs("R2D_R50_TSM_")
+             if config.startswith("SSv")]
 )
 def test_tsm_configs(path):
     cfg = gta_slowfast.load_config(path, ["NUM_GPUS", "0"])

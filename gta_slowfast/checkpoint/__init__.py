@@ -17,6 +17,7 @@ PySlowFast checkpoints in models with added blocks.
 - ``resume``: resuming OUTPUT_DIR's last checkpoint only for the run that wrote it.
 """
 
+from ..models import cpu_cfg
 from .io import (
     CHECKPOINT_TYPES,
     Checkpoint,
@@ -29,7 +30,6 @@ from .io import (
 from .loading import (
     LoadPlan,
     check_training_start,
-    cpu_cfg,
     load_checkpoint,
     load_for_test,
     resume_or_initialize,

@@ -281,13 +281,3 @@ def load_for_test(cfg, model):
         )
         return None
     return plan.load(model)
-
-
-def cpu_cfg(cfg):
-    """A copy of ``cfg`` that builds the same tensors on the CPU, outside the training workers."""
-    cpu = cfg.clone()
-    cpu.defrost()
-    cpu.NUM_GPUS = 0
-    if cpu.BN.get("NORM_TYPE") == "sync_batchnorm":
-        cpu.BN.NORM_TYPE = "batchnorm"  # the same tensors; syncing needs the workers' group
-    return cpu

@@ -11,8 +11,9 @@ import io
 import slowfast.utils.checkpoint as cu
 import torch
 
+from ..models import cpu_cfg
 from .io import LIST_LIMIT, CheckpointError, epoch_number
-from .loading import RESUME_SOURCE, check_training_start, cpu_cfg, test_plan, train_plan
+from .loading import RESUME_SOURCE, check_training_start, test_plan, train_plan
 from .matching import group_names
 from .resume import check_same_run
 

@@ -32,6 +32,8 @@ from slowfast.utils.meters import TestMeter, TrainMeter, ValMeter
 from .. import build_model, compat, dummy_inputs
 from ..checkpoint import load_for_test, resume_or_initialize
 from ..checkpoint.saving import save_checkpoint
+from ..complexity import count_gflops
+from ..evaluation import topks_correct
 from . import distributed
 from .json_stats import write_json_stats
 from .upstream import TOP_K
@@ -94,20 +96,11 @@ def construct_loader(cfg, split):
 
 def log_model_info(model, cfg):
     """Logs the model, its parameter count and its GFLOPs for one training clip (fvcore)."""
-    from fvcore.nn import FlopCountAnalysis
-
     net = model.module if hasattr(model, "module") else model
     logger.info("Model:\n{}".format(net))
     params = misc.params_count(net)
-    was_training = net.training
-    net.eval()
     device = next(net.parameters()).device
-    with torch.no_grad():
-        counter = FlopCountAnalysis(net, ([x.to(device) for x in dummy_inputs(cfg)],))
-        counter.unsupported_ops_warnings(False)
-        counter.uncalled_modules_warnings(False)
-        gflops = counter.total() / 1e9
-    net.train(was_training)
+    gflops = count_gflops(net, ([x.to(device) for x in dummy_inputs(cfg)],))
     logger.info("Params: {:,}".format(params))
     logger.info("Flops: {:,} G".format(gflops))
     return gflops, params
@@ -118,15 +111,6 @@ def _to_device(inputs, labels, cfg):
         return inputs, labels
     inputs = [x.cuda(non_blocking=True) for x in inputs]
     return inputs, labels.cuda(non_blocking=True)
-
-
-def topks_correct(preds, labels, ks):
-    """Number of samples whose label is among the top-k scores, for each k in ``ks``.
-    (The PyPI snapshot's ``metrics.topks_correct`` fails on current PyTorch: it views a
-    non-contiguous slice.)"""
-    top = preds.topk(max(ks), dim=1).indices
-    hits = top.eq(labels.reshape(-1, 1))
-    return [hits[:, :k].any(dim=1).float().sum() for k in ks]
 
 
 def accuracy_ks(num_classes):

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 ALL_VIEW_COUNTS = (1, 3, 5, 7, 10)
 
 
-def argument_parser():
+def parser():
     """PySlowFast's run_net.py arguments, plus the choice of trainer and ``--debug``."""
     parser = cli.argument_parser("gta_slowfast.engine.launch", __doc__, fallback="run_net.py")
     parser.add_argument("--shard_id", type=int, default=0, help="rank of this machine")
@@ -79,7 +79,7 @@ def argument_parser():
 def parse_args(argv=None):
     """The command's arguments: ``args.cfg_files``, ``args.opts`` (KEY VALUE overrides: what
     follows the last config file), the trainer, PySlowFast's multi-node options, ``debug``."""
-    return cli.parse_config_arguments(argument_parser(), argv)
+    return cli.parse_config_arguments(parser(), argv)
 
 
 def run_config(args, path, job=distributed.Job("one process")):
@@ -295,11 +295,10 @@ def main(argv=None):
     """``run_net.py``: checks every config (the config itself, its model, datasets and
     checkpoints) before any run, then trains and tests each in turn; as one process of a job
     where torchrun, srun or --num_shards started several."""
-    parser = argument_parser()
-    args = cli.parse_config_arguments(parser, argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s")
-    with cli.reported_errors(parser, args.debug):
+    p = parser()
+    args = cli.parse_config_arguments(p, argv)
+    cli.setup_logging("[%(levelname)s: %(filename)s: %(lineno)4d]: %(message)s", stream=sys.stdout)
+    with cli.reported_errors(p, args.debug):
         job = distributed.job_of(os.environ)  # torchrun, srun
         description, train, test = select_trainer(args.trainer, args.slowfast_root)
         cfgs = []
@@ -330,7 +329,7 @@ def main(argv=None):
         if not (job.external and distributed.collective_failure(err)) or args.debug:
             raise
         reason = " ".join(str(err).split())[:300]
-        parser.exit(1, f"{parser.prog}: error: rank {job.rank} of {job.world_size}: the job "
+        p.exit(1, f"{p.prog}: error: rank {job.rank} of {job.world_size}: the job "
                        f"lost a process (the meeting at {job.init_method} or a collective "
                        f"failed, or waited DIST_TIMEOUT={cfgs[0][1].DIST_TIMEOUT} s): "
                        f"{type(err).__name__}: {reason}\n")

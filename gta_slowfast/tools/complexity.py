@@ -14,36 +14,18 @@ import json
 import os
 import sys
 
-import torch
-
-from .. import cli
-
-
-def measure(cfg):
-    """(params in millions, GFLOPs) of the model of ``cfg`` for one clip."""
-    from fvcore.nn import FlopCountAnalysis
-
-    from .. import build_model, dummy_inputs
-
-    cfg.NUM_GPUS = 0
-    model = build_model(cfg).eval()
-    params = sum(p.numel() for p in model.parameters())
-    with torch.no_grad():
-        flops = FlopCountAnalysis(model, (dummy_inputs(cfg),))
-        flops.unsupported_ops_warnings(False)
-        flops.uncalled_modules_warnings(False)
-        total = flops.total()
-    return params / 1e6, total / 1e9
+from .. import cli, load_config
+from ..complexity import any_block, model_complexity
 
 
 def complexity_table(paths, opts=None):
-    """Rows of {config, type, params_m, gflops, added_gflops} for the configs at ``paths``."""
-    from .. import load_config
-
+    """Rows of {config, type, frames, crop, params_m, gflops, added_gflops} for the configs at
+    ``paths``, each with the ``KEY VALUE`` overrides ``opts``; added GFLOPs are over the
+    first."""
     rows = []
     for path in paths:
         cfg = load_config(path, opts)
-        params, gflops = measure(cfg)
+        params, gflops = model_complexity(cfg)
         rows.append(
             dict(
                 config=path,
@@ -59,11 +41,8 @@ def complexity_table(paths, opts=None):
     return rows
 
 
-def any_block(cfg):
-    return any(indices for stage in cfg.NONLOCAL.LOCATION for indices in stage)
-
-
 def markdown(rows):
+    """The rows as a Markdown table."""
     lines = [
         "| config | block | frames | crop | params (M) | GFLOPs | added GFLOPs |",
         "|---|---|---|---|---|---|---|",
@@ -76,17 +55,24 @@ def markdown(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = cli.argument_parser("gta_slowfast.tools.complexity", __doc__)
-    parser.add_argument("--json", help="also write the rows to this JSON file")
+def parser():
+    """The command's arguments: ``--cfg`` files (the first is the base), ``--json``, and the
+    ``KEY VALUE`` overrides for all."""
+    p = cli.argument_parser("gta_slowfast.tools.complexity", __doc__)
+    p.add_argument("--json", help="also write the rows to this JSON file")
     cli.add_config_arguments(
-        parser,
+        p,
         cfg_help="config files, the first is the base; KEY VALUE overrides (for all) may "
         "follow the last one",
         opts_help="KEY VALUE config overrides for all",
     )
-    args = cli.parse_config_arguments(parser, argv)
-    with cli.reported_errors(parser, args.debug):
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    args = cli.parse_config_arguments(p, argv)
+    with cli.reported_errors(p, args.debug):
         rows = complexity_table(args.cfg_files, args.opts)
     print(markdown(rows))
     if args.json:

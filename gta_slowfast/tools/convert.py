@@ -110,8 +110,7 @@ def check_against_model(state, cfg):
     (PySlowFast's loader would skip it silently otherwise); returns the model's tensors that
     ``state`` does not cover.
     """
-    cfg.NUM_GPUS = 0
-    model_state = build_model(cfg).state_dict()
+    model_state = build_model(cpu_cfg(cfg)).state_dict()
     for name, tensor in state.items():
         if name not in model_state:
             raise ValueError(f"converted tensor {name!r} is not in the model of the config")
@@ -464,14 +463,14 @@ def _add_export_parser(commands, kind, help_text, example):
     if kind == "onnx":
         sub.add_argument("--opset", type=int, metavar="N",
                          help=f"ONNX opset version (default: {ONNX_OPSET})")
-    sub.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE",
-                     help="overrides of the config")
+    cli.add_override_arguments(sub, "overrides of the config")
     sub.set_defaults(run=lambda args: _print_export(convert_export(
         kind, args.checkpoint, args.dst, args.cfg, args.opts, getattr(args, "opset", None),
         args.logits, args.labels)))
 
 
-def main(argv=None):
+def parser():
+    """The command's arguments: one sub-command a conversion, each with its own options."""
     parser = cli.argument_parser(MODULE, __doc__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     tv = commands.add_parser(
@@ -509,9 +508,7 @@ def main(argv=None):
         help="inflate 2D (or time-1) kernels to the target's temporal size, as "
         "TRAIN.CHECKPOINT_INFLATE",
     )
-    nl.add_argument(
-        "opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides of the target config"
-    )
+    cli.add_override_arguments(nl, "KEY VALUE overrides of the target config")
     nl.set_defaults(
         run=lambda args: print(convert_nonlocal(
             args.src, args.dst, args.cfg, args.opts, kind=args.type, inflate=args.inflate
@@ -542,8 +539,13 @@ def main(argv=None):
     _add_export_parser(
         commands, "torchscript", "trained checkpoint -> TorchScript trace (torch.jit.load)",
         "python -m gta_slowfast.tools.convert torchscript --checkpoint gta.pyth --dst gta.pt")
-    args = parser.parse_args(argv)
-    with cli.reported_errors(parser, args.debug):
+    return parser
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    with cli.reported_errors(p, args.debug):
         args.run(args)
     return 0
 

@@ -224,6 +224,7 @@ def plot_curves(curves, labels, references, title, path):
 
 
 def parser():
+    """The command's arguments: ``--runs`` and how to draw them."""
     p = cli.argument_parser("gta_slowfast.tools.curves", __doc__)
     p.add_argument("--runs", nargs="+", required=True, metavar="OUTPUT_DIR",
                    help="the runs' output folders")
@@ -240,7 +241,7 @@ def parser():
 def main(argv=None):
     p = parser()
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cli.setup_logging()
     with cli.reported_errors(p, args.debug):
         labels = args.labels or [os.path.basename(os.path.normpath(run)) for run in args.runs]
         if len(labels) != len(args.runs):

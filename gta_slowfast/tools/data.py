@@ -7,11 +7,11 @@ Checks a dataset release against a config before training on it.
 For every split the config's dataset reads (and, for Something-Something, the unlabelled
 official test list), prints the number of videos listed, the classes, the videos missing and,
 unless --no-decode, those that fail to decode (every video file is opened and its first
-frame decoded, every frame folder listed and its first frame read, with a progress bar). Exits 0 when everything is present and readable, 1 otherwise, 2 on
-a release whose files do not match the config (the message names the file).
+frame decoded, every frame folder listed and its first frame read, with a progress bar).
+Exits 0 when everything is present and readable, 1 otherwise, 2 on a release whose files do
+not match the config (the message names the file).
 """
 
-import argparse
 import sys
 
 from tqdm import tqdm
@@ -72,7 +72,8 @@ def report_lines(split, counts, num_classes, decode):
     return lines
 
 
-def main(argv=None):
+def parser():
+    """The command's arguments: the config, the splits, then KEY VALUE overrides."""
     parser = cli.argument_parser("gta_slowfast.tools.data", __doc__)
     parser.add_argument("--cfg", required=True, help="the config whose dataset to check")
     parser.add_argument(
@@ -81,14 +82,19 @@ def main(argv=None):
         "Something-Something, the official unlabelled test list 'submission')",
     )
     parser.add_argument("--no-decode", action="store_true", help="only check that files exist")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    cli.add_override_arguments(parser, "KEY VALUE config overrides")
+    return parser
+
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
     if args.splits:  # --splits takes split names; what follows them are KEY VALUE overrides
         names = args.splits[: next((i for i, s in enumerate(args.splits) if s not in KNOWN_SPLITS),
                                    len(args.splits))]
         args.opts = args.splits[len(names):] + (args.opts or [])
         args.splits = names or None
-    with cli.reported_errors(parser, args.debug):
+    with cli.reported_errors(p, args.debug):
         return check_release(args)
 
 

@@ -20,13 +20,7 @@ import sys
 import torch
 
 from .. import cli
-from ..evaluation import confusion_matrix, load_predictions, mean_class_accuracy
-
-
-def topk_accuracy(scores, labels, k):
-    """Percentage of videos whose label is among the ``k`` highest scores."""
-    top = scores.topk(min(k, scores.shape[1]), dim=1).indices
-    return top.eq(labels[:, None]).any(dim=1).float().mean().item() * 100.0
+from ..evaluation import confusion_matrix, load_predictions, mean_class_accuracy, topk_accuracy
 
 
 def accuracies(scores, labels):
@@ -40,6 +34,7 @@ def accuracies(scores, labels):
 
 
 def summary_line(name, accuracy):
+    """One printed line of a file's or the ensemble's ``accuracies``."""
     return (f"{name}: top-1 {accuracy['top1']:.2f} %, top-5 {accuracy['top5']:.2f} %, "
             f"mean class {accuracy['mean_class']:.2f} %")
 
@@ -84,13 +79,19 @@ def ensemble(paths, weights=None):
     return total / sum(weights), labels, singles
 
 
+def parser():
+    """The command's arguments: ``--preds`` files, ``--weights``, ``--json``."""
+    p = cli.argument_parser("gta_slowfast.tools.ensemble", __doc__)
+    p.add_argument("--preds", nargs="+", required=True, help="saved test predictions")
+    p.add_argument("--weights", nargs="+", type=float, help="one weight per file")
+    p.add_argument("--json", help="also write the result to this JSON file")
+    return p
+
+
 def main(argv=None):
-    parser = cli.argument_parser("gta_slowfast.tools.ensemble", __doc__)
-    parser.add_argument("--preds", nargs="+", required=True, help="saved test predictions")
-    parser.add_argument("--weights", nargs="+", type=float, help="one weight per file")
-    parser.add_argument("--json", help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
-    with cli.reported_errors(parser, args.debug):
+    p = parser()
+    args = p.parse_args(argv)
+    with cli.reported_errors(p, args.debug):
         scores, labels, singles = ensemble(args.preds, args.weights)
     combined = accuracies(scores, labels)
     result = {

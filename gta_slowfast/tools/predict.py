@@ -200,7 +200,8 @@ def write_output(path, rows, failed):
         json.dump(result, f, indent=2)
 
 
-def build_parser():
+def parser():
+    """The command's arguments: the checkpoint, videos then KEY VALUE overrides, the options."""
     parser = cli.argument_parser(MODULE, __doc__, fallback="gta-predict")
     parser.add_argument("--checkpoint", required=True, metavar="FILE",
                         help="PySlowFast checkpoint (.pyth) of the trained model")
@@ -292,12 +293,12 @@ def run(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_intermixed_args(argv)
+    p = parser()
+    args = p.parse_intermixed_args(argv)
     args.videos, args.opts = split_videos_and_overrides(args.videos)
     if not args.videos:
-        parser.error(f"no videos before the KEY VALUE overrides {args.opts}")
-    with cli.reported_errors(parser, args.debug):
+        p.error(f"no videos before the KEY VALUE overrides {args.opts}")
+    with cli.reported_errors(p, args.debug):
         return run(args)
 
 

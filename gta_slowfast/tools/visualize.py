@@ -204,7 +204,7 @@ def main(argv=None):
     args.cfg = args.cfg_files[0]
     if args.compare_checkpoint and not args.compare_cfg:
         p.error("--compare-checkpoint needs --compare-cfg")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cli.setup_logging()
     with cli.reported_errors(p, args.debug):
         paths = visualize(args)
     for path in paths:
