@@ -81,7 +81,7 @@ def test_unreadable_synthetic_video_fails_with_its_name(tiny_config, tmp_path): 
     dataset = Synthetic(cfg, "train")
     with open(dataset.split.entries[0].path, "wb") as f:
         f.write(b"garbage")
-    with pytest.raises(RuntimeError, match=r"video .*train_00000.mp4 could not be decoded"):
+    with pytest.raises(RuntimeError, match=r"video .*train_00000.mp4 cannot be decoded"):
         dataset[0]
     torch.manual_seed(0)
 

@@ -101,7 +101,7 @@ def read_video_file(path, choose):
                 index = choose(count, fps).tolist()
             frames = decode_frames(stream, packets, index, path)
     except av.error.FFmpegError as err:
-        raise UnreadableVideo(f"video {path} could not be decoded: {err}") from err
+        raise UnreadableVideo(f"video {path} cannot be decoded: {err}") from err
     except OSError as err:
         raise UnreadableVideo(f"video {path} cannot be read: {err}") from err
     return torch.from_numpy(np.stack([frames[i] for i in index])), count, fps
