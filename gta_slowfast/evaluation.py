@@ -14,6 +14,8 @@ import os
 
 import torch
 
+from .datasets.video_dataset import release_dataset_class
+
 CONFUSION_PNG = "confusion_matrix.png"
 PER_CLASS_CSV = "per_class_top1.csv"
 SUMMARY_JSON = "per_class_summary.json"
@@ -219,16 +221,10 @@ def keep_test_predictions(cfg, subdir=""):
 
 def dataset_class_names(cfg):
     """The class names of ``TEST.DATASET`` where it names its classes (the synthetic set; the
-    label files of gta_ssv1 and gta_ssv2), else None (Kinetics lists integer labels only)."""
-    from slowfast.datasets.build import DATASET_REGISTRY
-
-    from .datasets.synthetic import CLASS_NAMES
-
-    if cfg.TEST.DATASET == "synthetic":
-        return list(CLASS_NAMES)
-    dataset = DATASET_REGISTRY._obj_map.get(cfg.TEST.DATASET.capitalize())
-    reader = getattr(dataset, "read_class_names", None)
-    return reader(cfg) if reader is not None else None
+    label files of gta_ssv1 and gta_ssv2: its class's ``read_class_names``), else None
+    (Kinetics lists integer labels only)."""
+    dataset = release_dataset_class(cfg.TEST.DATASET)
+    return dataset.read_class_names(cfg) if dataset is not None else None
 
 
 def write_test_results(cfg, title, output_dir=None):

@@ -11,7 +11,6 @@ input, and name the top classes of its scores.
         print(c.name, c.score)
 """
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Optional
 
 import torch
 
+from .datasets.labels import read_label_file
+from .datasets.video_dataset import release_dataset_class
 from .evaluation import top_scores
 
 CONFIGS_ENV = "GTA_SLOWFAST_CONFIGS"
@@ -160,42 +161,11 @@ def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type
     return model.eval()
 
 
-def read_label_file(path):
-    """
-    Class names in index order from ``path``: one name a line (Something-Something v1's
-    ``something-something-v1-labels.csv``, in the file's order), a JSON ``{"<name>": "<index>"}``
-    (v2's ``something-something-v2-labels.json``) or a JSON list of names.
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"label file {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if not path.lower().endswith(".json"):
-        return [line.strip() for line in text.splitlines() if line.strip()]
-    try:
-        labels = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"label file {path} is not valid JSON: {err}") from err
-    if isinstance(labels, list) and all(isinstance(n, str) for n in labels):
-        return labels
-    if isinstance(labels, dict):
-        try:
-            by_index = {int(i): name for name, i in labels.items()}
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"label file {path}: every index must be an integer: {err}") from err
-        if sorted(by_index) == list(range(len(labels))):
-            return [by_index[i] for i in range(len(labels))]
-    raise ValueError(
-        f"label file {path}: expected a JSON list of names or {{\"<name>\": \"<index>\"}} "
-        f"with the indices 0..N-1, got {type(labels).__name__}"
-    )
-
-
 def class_names(cfg, labels=None, required=True):
     """
     The class names of ``cfg``'s model in index order: from the label file ``labels``
-    (``read_label_file``), else from the dataset of ``TEST.DATASET`` where it names its
-    classes (``evaluation.dataset_class_names``), else None. Names of another count than
+    (``datasets.labels.read_label_file``), else from the dataset of ``TEST.DATASET`` where it
+    names its classes (``evaluation.dataset_class_names``), else None. Names of another count than
     ``MODEL.NUM_CLASSES`` are an error; so is an unreadable dataset label file where
     ``required`` (else it is logged and None returned).
     """
@@ -241,16 +211,15 @@ def top_classes(scores, names=None, k=5):
 def clip_indices(cfg, num_video_frames, fps, view=0, num_views=1):
     """
     The frame indices of temporal view ``view`` of ``num_views`` of a video of
-    ``num_video_frames`` frames at ``fps``, as the test of ``cfg``'s dataset samples them:
-    ``DATA.TEMPORAL_SAMPLING`` (``datasets.sampling.clip_indices``), or the synthetic
-    dataset's own evenly spaced clips.
+    ``num_video_frames`` frames at ``fps``, as the test of ``cfg``'s dataset samples them: the
+    dataset's own ``clip_indices`` (``video_dataset.ReleaseVideoDataset``), else
+    ``DATA.TEMPORAL_SAMPLING`` (``datasets.sampling.clip_indices``).
     """
     from .datasets import sampling
-    from .datasets.registration import temporal_indices
 
-    if cfg.TEST.DATASET == "synthetic":
-        return temporal_indices(num_video_frames, cfg.DATA.NUM_FRAMES, cfg.DATA.SAMPLING_RATE,
-                                view, num_views)
+    dataset = release_dataset_class(cfg.TEST.DATASET)
+    if dataset is not None:
+        return dataset.clip_indices(cfg, num_video_frames, fps, view, num_views)
     return sampling.clip_indices(cfg, num_video_frames, fps, view, num_views)
 
 
@@ -298,15 +267,18 @@ def load_video(path, cfg, views=((0, 1, 1),), window=None, stride=None):
     """
     The clips of the video file (or frame folder) ``path`` that the test of ``cfg`` takes:
     each view of ``views`` (``test_views``), of the whole video, or with ``window`` (and
-    ``stride``, default ``window``) seconds of each window. The video is decoded once, up to
-    the last frame any clip needs. Returns a list of VideoSegments.
+    ``stride``, default ``window``) seconds of each window, sampled, resized and cropped as the
+    test of ``cfg``'s dataset does (``clip_indices``; the dataset's ``resize``). The video is
+    decoded once, up to the last frame any clip needs. Returns a list of VideoSegments.
     """
-    from .datasets import decoding
+    from .datasets import decoding, transforms
     from .datasets.video_dataset import prepare_clip
 
     if window is not None and window <= 0 or stride is not None and stride <= 0:
         raise ValueError(f"window {window} s, stride {stride} s: both must be positive")
     temporal = sorted({(view, count) for view, count, _ in views})
+    dataset = release_dataset_class(cfg.TEST.DATASET)
+    resize = dataset.resize if dataset is not None else transforms.resize
     plan = {}
 
     def choose(num_frames, fps):
@@ -328,7 +300,7 @@ def load_video(path, cfg, views=((0, 1, 1),), window=None, stride=None):
         clips = []
         for view, count, crop in views:
             pathways, _ = prepare_clip(cfg, sampled[(view, count)], train=False,
-                                       spatial_idx=crop)
+                                       spatial_idx=crop, resize=resize)
             clips.append([x.unsqueeze(0) for x in pathways])
         segments.append(VideoSegment(first / plan["fps"], (first + length) / plan["fps"], clips))
     return segments
@@ -336,9 +308,25 @@ def load_video(path, cfg, views=((0, 1, 1),), window=None, stride=None):
 
 def load_clip(path, cfg, view=0, spatial_idx=1):
     """
-    A video file (or a folder of JPEG frames) as the model's input for ``cfg``: temporal view
-    ``view`` of ``TEST.NUM_ENSEMBLE_VIEWS`` and crop ``spatial_idx`` (1: centre), sampled and
-    cropped as the config's test does, as a list of pathway tensors with a batch axis.
+    A video as the model's input for ``cfg``, read as the config's test reads it (decoder,
+    frame sampling, resize, crop, normalisation and pathway packing of ``TEST.DATASET``'s
+    pipeline; ``load_video``).
+
+    Args:
+        path: a video file (any container PyAV reads) or a folder of JPEG frames.
+        cfg: the model's config (a PySlowFast CfgNode with the gta_slowfast keys).
+        view: the temporal view, of ``TEST.NUM_ENSEMBLE_VIEWS``, to take (0: the first).
+        spatial_idx: the crop (0, 1, 2: one end, centre, other end of the long side).
+
+    Returns:
+        A list of pathway tensors ``[1, C, T, H, W]`` (float32, normalised), one per pathway.
+
+    Raises:
+        datasets.decoding.UnreadableVideo: ``path`` does not exist, holds no frames or cannot
+            be decoded (a RuntimeError; the message names the path).
+        ValueError: a value of the config that the pipeline refuses (``DATA.TEMPORAL_SAMPLING``
+            not one it knows; a ``view`` outside ``[0, TEST.NUM_ENSEMBLE_VIEWS)`` for the
+            ``tsn`` and ``ssv2`` rules).
     """
     views = max(cfg.TEST.NUM_ENSEMBLE_VIEWS, 1)
     return load_video(path, cfg, [(view, views, spatial_idx)])[0].clips[0]

@@ -1,4 +1,5 @@
-"""run_net.py end to end on the synthetic dataset, and the launcher's clear errors."""
+"""run_net.py end to end on the synthetic dataset, and the launcher's clear errors (the dataset
+itself: test_synthetic_dataset.py, its generation: test_synthetic_generation.py)."""
 
 import csv
 import json
@@ -8,15 +9,13 @@ import subprocess
 import sys
 from collections import Counter
 
-import numpy as np
 import pytest
 import torch
 from conftest import CONFIGS, REPO, requires_snapshot
 from releases import make_kinetics
 
 import gta_slowfast
-from gta_slowfast.datasets.registration import Synthetic, temporal_indices
-from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate, make_clip
+from gta_slowfast.datasets.synthetic import CLASS_NAMES, generate
 from gta_slowfast.datasets.video_dataset import ReleaseError
 from gta_slowfast.engine import launch, upstream
 
@@ -47,46 +46,6 @@ def tiny_config(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY.format(data=tmp_path / "data", out=tmp_path / "out"))
     return str(path)
-
-
-def test_twin_classes_are_the_same_clip_reversed():
-    for kind in range(len(CLASS_NAMES) // 2):
-        forward = make_clip(2 * kind, seed=7, size=32, num_frames=6)
-        backward = make_clip(2 * kind + 1, seed=7, size=32, num_frames=6)
-        assert np.array_equal(forward[::-1], backward)
-        assert not np.array_equal(forward, backward)
-
-
-def test_generation_is_deterministic(tmp_path):
-    generate(str(tmp_path / "a"), 3, 6, 6, 32, 6)
-    generate(str(tmp_path / "b"), 3, 6, 6, 32, 6)
-    for name in ("train_00004.mp4", "test_00002.mp4"):
-        a = (tmp_path / "a" / "videos" / name).read_bytes()
-        assert a == (tmp_path / "b" / "videos" / name).read_bytes()
-    rows = (tmp_path / "a" / "train.csv").read_text().splitlines()
-    assert [int(r.split()[1]) for r in rows] == [0, 1, 2, 3, 4, 5]
-
-
-def test_temporal_sampling_matches_pyslowfast_conventions():
-    assert temporal_indices(16, 8, 2, 0, 1).tolist() == [0, 2, 4, 6, 8, 10, 12, 14]
-    assert temporal_indices(20, 4, 2, 1, 2).tolist() == [12, 14, 16, 18]
-    assert temporal_indices(4, 4, 2, 0, 1).tolist() == [0, 2, 3, 3]
-
-
-def test_synthetic_items_are_what_the_trainer_expects(tiny_config):
-    cfg = gta_slowfast.load_config(tiny_config)
-    dataset = Synthetic(cfg, "train")
-    item = dataset[3]
-    frames, label = item[0], item[1]
-    assert [f.shape for f in frames] == [(3, 4, 32, 32)]
-    assert label == 3 and item[2] == 3
-    assert len(dataset) == 12
-
-
-def test_synthetic_rejects_a_wrong_class_count(tiny_config):
-    cfg = gta_slowfast.load_config(tiny_config, ["MODEL.NUM_CLASSES", "5"])
-    with pytest.raises(ValueError, match=r"MODEL.NUM_CLASSES=5, but the synthetic dataset has 6"):
-        Synthetic(cfg, "train")
 
 
 def run_net(*args):
@@ -242,16 +201,6 @@ def test_missing_test_checkpoint_is_named(tiny_config, tmp_path):
     )
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*x.pyth does not exist"):
         launch.preflight(cfg)
-
-
-def test_unreadable_synthetic_video_fails_with_its_name(tiny_config, tmp_path):
-    cfg = gta_slowfast.load_config(tiny_config)
-    dataset = Synthetic(cfg, "train")
-    with open(dataset._paths[0], "wb") as f:
-        f.write(b"garbage")
-    with pytest.raises(RuntimeError, match=r"video .*train_00000.mp4 could not be decoded"):
-        dataset[0]
-    torch.manual_seed(0)
 
 
 def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):

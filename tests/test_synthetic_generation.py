@@ -1,5 +1,7 @@
-"""The synthetic dataset: every clip in both directions (decoded bit for bit reversed), generated once when many processes (DDP ranks, loader workers) ask for
-it at the same time, and a failed generation reported, never taken for a dataset."""
+"""The synthetic dataset's generation: twin classes are one clip played both ways, every clip
+in both directions (decoded bit for bit reversed), deterministic, generated once when many
+processes (DDP ranks, loader workers) ask for it at the same time, and a failed generation
+reported, never taken for a dataset."""
 
 import json
 import multiprocessing
@@ -98,3 +100,21 @@ def test_every_split_holds_each_clip_and_its_exact_reversal_under_the_twin_label
     train = _decode(os.path.join(root, "videos", "train_00000.mp4"))
     test = _decode(os.path.join(root, "videos", "test_00000.mp4"))
     assert not np.array_equal(train, test)  # disjoint seeds
+
+
+def test_twin_classes_are_the_same_clip_reversed():
+    for kind in range(len(synthetic.CLASS_NAMES) // 2):
+        forward = synthetic.make_clip(2 * kind, seed=7, size=32, num_frames=6)
+        backward = synthetic.make_clip(2 * kind + 1, seed=7, size=32, num_frames=6)
+        assert np.array_equal(forward[::-1], backward)
+        assert not np.array_equal(forward, backward)
+
+
+def test_generation_is_deterministic(tmp_path):
+    synthetic.generate(str(tmp_path / "a"), 3, 6, 6, 32, 6)
+    synthetic.generate(str(tmp_path / "b"), 3, 6, 6, 32, 6)
+    for name in ("train_00004.mp4", "test_00002.mp4"):
+        a = (tmp_path / "a" / "videos" / name).read_bytes()
+        assert a == (tmp_path / "b" / "videos" / name).read_bytes()
+    rows = (tmp_path / "a" / "train.csv").read_text().splitlines()
+    assert [int(r.split()[1]) for r in rows] == [0, 1, 2, 3, 4, 5]

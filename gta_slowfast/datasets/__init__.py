@@ -1,6 +1,6 @@
-"""Datasets gta_slowfast registers in PySlowFast's DATASET_REGISTRY: the generated
-order-sensitive ``synthetic`` set, and the releases as downloaded: ``gta_ssv1``, ``gta_ssv2``,
-``gta_kinetics``."""
+"""Datasets gta_slowfast registers in PySlowFast's DATASET_REGISTRY, all read through one clip
+pipeline (``video_dataset``): the generated order-sensitive ``synthetic`` set, and the releases
+as downloaded: ``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics``."""
 
 from .kinetics import KineticsVideos  # noqa: F401
 from .registration import Synthetic  # noqa: F401

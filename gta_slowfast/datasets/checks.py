@@ -1,8 +1,9 @@
 """
-Pre-flight checks of a run's datasets, before any worker starts: the release datasets
-(``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics``) are built once in the launching process, which
-checks their files against the config, and their first item is decoded; PySlowFast's own
-Kinetics dataset gets its CSVs checked and one video decoded through PySlowFast's decoder.
+Pre-flight checks of a run's datasets, before any worker starts: the project's datasets
+(``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics``, ``synthetic``) are built once in the launching
+process, which checks their files against the config, and their first item is decoded;
+PySlowFast's own Kinetics dataset gets its CSVs checked and one video decoded through
+PySlowFast's decoder.
 """
 
 import logging
@@ -13,7 +14,8 @@ from slowfast.datasets.build import build_dataset
 from .. import compat
 from .decoding import UnreadableVideo, probe_video
 from .kinetics import read_split as read_video_csv
-from .video_dataset import ReleaseError, ReleaseVideoDataset, check_split
+from .sampling import TEMPORAL_SAMPLINGS
+from .video_dataset import ReleaseError, check_split, release_dataset_class
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +27,8 @@ PROBED_VIDEOS = 4
 
 
 def is_release_dataset(name):
-    from slowfast.datasets.build import DATASET_REGISTRY
-
-    cls = DATASET_REGISTRY._obj_map.get(name.capitalize())
-    return isinstance(cls, type) and issubclass(cls, ReleaseVideoDataset)
+    """True for a dataset of the project's own (``video_dataset.ReleaseVideoDataset``)."""
+    return release_dataset_class(name) is not None
 
 
 def check_registered(dataset, key):
@@ -54,17 +54,21 @@ def check_registered(dataset, key):
 
 
 def check_recipe_keys(cfg, dataset):
-    """Keys that only the release datasets read must not be set for another dataset, where
-    they would be ignored without a word."""
-    if is_release_dataset(dataset):
-        return
-    if cfg.TSN.ENABLE:
+    """Keys that only some datasets read (TSN.ENABLE and DATA.TEMPORAL_SAMPLING: the project's
+    datasets whose class says it follows them; DATA.DIRECTIONAL_FLIP) must not be set for
+    another dataset, where they would be ignored without a word."""
+    own = release_dataset_class(dataset)
+    if cfg.TSN.ENABLE and not (own is not None and own.implements_tsn):
         raise ReleaseError(
             f"TSN.ENABLE is True, but dataset {dataset!r} does not implement TSN sampling; use "
             f"gta_ssv1, gta_ssv2 or gta_kinetics, or set TSN.ENABLE False"
         )
     sampling = cfg.DATA.TEMPORAL_SAMPLING
-    if sampling != "dense" and sampling != PYSLOWFAST_SAMPLING.get(dataset):
+    if own is not None:  # a value no dataset knows is refused by the dataset itself
+        refused = sampling in TEMPORAL_SAMPLINGS and sampling not in own.temporal_samplings
+    else:
+        refused = sampling not in ("dense", PYSLOWFAST_SAMPLING.get(dataset))
+    if refused:
         raise ReleaseError(
             f"DATA.TEMPORAL_SAMPLING={sampling!r}, but dataset {dataset!r} samples frames its "
             f"own way; use gta_ssv1, gta_ssv2 or gta_kinetics, or set DATA.TEMPORAL_SAMPLING "

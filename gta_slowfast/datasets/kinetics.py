@@ -37,7 +37,9 @@ def read_split(cfg, mode):
                 continue
             fields = line.strip().split(separator) if separator != " " else line.split()
             if len(fields) != 2 or not fields[1].lstrip("-").isdigit():
-                raise ReleaseError(f"{path}:{number}: expected 'path{separator}label', got {line.strip()!r}")
+                raise ReleaseError(
+                    f"{path}:{number}: expected 'path{separator}label', got {line.strip()!r}"
+                )
             video, label = fields
             entries.append(VideoEntry(video, os.path.join(cfg.DATA.PATH_PREFIX, video), int(label)))
     return ReleaseSplit(entries, None, [path])

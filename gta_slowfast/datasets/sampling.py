@@ -6,7 +6,10 @@ reference code it follows:
 - ``"ssv2"``: PySlowFast's ``slowfast/datasets/ssv2.py`` ``get_seq_frames`` (its SlowFast recipe
   on Something-Something, which the paper follows for its 3D backbone);
 - ``"dense"``: PySlowFast's ``decoder.get_start_end_idx`` + ``decoder.temporal_sampling`` (its
-  Kinetics recipe).
+  Kinetics recipe);
+
+and ``strided_indices``, the generated synthetic set's own rule (a window of frames taken every
+``DATA.SAMPLING_RATE`` frames), which that dataset follows whatever the key says.
 
 Every rule returns frame indices into a video of ``num_video_frames`` decoded frames, so that
 the decoder reads only the frames a clip needs: ``view == -1`` is a random training clip,
@@ -100,6 +103,24 @@ def dense_indices(
         start = delta * clip_idx / num_clips
     index = torch.linspace(start, start + clip_size - 1, num_frames)
     return index.clamp(0, num_video_frames - 1).long()
+
+
+def strided_indices(num_video_frames, num_frames, sampling_rate, view=-1, num_views=1):
+    """
+    ``num_frames`` frames taken every ``sampling_rate`` frames, from a start drawn with
+    ``np.random.randint`` among every start that fits (``view == -1``, training), else the
+    ``view``-th of ``num_views`` starts spaced evenly from the first start to the last (one
+    view: the middle start, floored); indices past the end repeat the last frame. The
+    synthetic dataset's sampling (``registration.Synthetic``).
+    """
+    span = num_frames * sampling_rate
+    room = max(num_video_frames - span, 0)
+    if view == -1:
+        start = np.random.randint(0, room + 1)
+    else:
+        start = room * view // max(num_views - 1, 1) if num_views > 1 else room // 2
+    index = torch.arange(num_frames) * sampling_rate + start
+    return index.clamp(max=num_video_frames - 1)
 
 
 def check_temporal_sampling(cfg):

@@ -18,6 +18,7 @@ read the labelled validation list; the unlabelled test list is checked by
 
 import os
 
+from .labels import read_label_file
 from .video_dataset import (
     ReleaseError,
     ReleaseSplit,
@@ -49,15 +50,16 @@ def read_class_names(cfg):
     """The class names in index order (``DATA.LABEL_ORDER``) from the release's label file."""
     path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, LABELS)
     _require(path, "label file")
-    with open(path, encoding="utf-8") as f:
-        names = [line.strip() for line in f if line.strip()]
+    names = read_label_file(path)
     seen = set()
     for name in names:
         if name in seen:
             raise ReleaseError(f"{path}: class {name!r} is listed twice")
         seen.add(name)
     if cfg.DATA.LABEL_ORDER not in LABEL_ORDERS:
-        raise ReleaseError(f"DATA.LABEL_ORDER={cfg.DATA.LABEL_ORDER!r} is not one of {LABEL_ORDERS}")
+        raise ReleaseError(
+            f"DATA.LABEL_ORDER={cfg.DATA.LABEL_ORDER!r} is not one of {LABEL_ORDERS}"
+        )
     return sorted(names) if cfg.DATA.LABEL_ORDER == "sorted" else names, path
 
 
@@ -84,12 +86,14 @@ def read_split(cfg, mode):
             else:
                 fields = line.split(";", 1)
                 if len(fields) != 2:
-                    raise ReleaseError(f"{path}:{number}: expected '<id>;<class name>', got {line!r}")
+                    raise ReleaseError(
+                        f"{path}:{number}: expected '<id>;<class name>', got {line!r}"
+                    )
                 video_id, name = fields
                 if name not in index:
                     raise ReleaseError(
-                        f"{path}:{number}: video {video_id} has class {name!r}, which {labels_path} "
-                        f"does not name"
+                        f"{path}:{number}: video {video_id} has class {name!r}, which "
+                        f"{labels_path} does not name"
                     )
                 label = index[name]
             entries.append(VideoEntry(video_id, os.path.join(root, video_id), label))
@@ -102,6 +106,7 @@ class SomethingSomethingV1(ReleaseVideoDataset):
     lists (see the module docstring for the layout)."""
 
     read_split = staticmethod(read_split)
+    splits = ("train", "val", "submission")
 
     @staticmethod
     def read_class_names(cfg):

@@ -24,6 +24,7 @@ PySlowFast's ``val`` and ``test`` splits both read the labelled validation list.
 import json
 import os
 
+from .labels import read_label_file
 from .video_dataset import (
     ReleaseError,
     ReleaseSplit,
@@ -78,20 +79,9 @@ def _load_json(path):
 
 
 def read_class_names(cfg):
-    """The class names in the label file's index order."""
+    """The class names in the label file's index order (``labels.read_label_file``)."""
     path = release_file(cfg, "labels")
-    labels = _load_json(path)
-    if not isinstance(labels, dict):
-        raise ReleaseError(f"{path}: expected {{\"<class name>\": \"<index>\"}}, got a {type(labels).__name__}")
-    try:
-        by_index = {int(i): name for name, i in labels.items()}
-    except (TypeError, ValueError) as err:
-        raise ReleaseError(f"{path}: every index must be an integer: {err}") from err
-    if sorted(by_index) != list(range(len(labels))):
-        raise ReleaseError(
-            f"{path}: the indices must be 0..{len(labels) - 1}, each once; got {sorted(labels.values())[:10]}..."
-        )
-    return [by_index[i] for i in range(len(labels))], path
+    return read_label_file(path), path
 
 
 def videos_root(cfg):
@@ -120,7 +110,8 @@ def read_split(cfg, mode):
             name = video["template"].replace("[", "").replace("]", "")
             if name not in index:
                 raise ReleaseError(
-                    f"{path}: video {video_id} has class {name!r}, which {labels_path} does not name"
+                    f"{path}: video {video_id} has class {name!r}, which {labels_path} does "
+                    f"not name"
                 )
             label = index[name]
         entries.append(VideoEntry(video_id, os.path.join(root, f"{video_id}.webm"), label))
@@ -133,6 +124,7 @@ class SomethingSomethingV2(ReleaseVideoDataset):
     module docstring for the layout)."""
 
     read_split = staticmethod(read_split)
+    splits = ("train", "val", "submission")
 
     @staticmethod
     def read_class_names(cfg):

@@ -10,8 +10,8 @@ model is right on at most one of the two, and is capped at 50 % top-1 whatever i
 appearance. The videos are deterministic from ``SYNTHETIC.SEED``, written as intra-only MPEG-4
 files at a fixed quantiser (every frame coded alone, so a reversed video decodes to exactly the
 reversed frames and no coding artefact tells the directions apart), with a ``{split}.csv`` per
-split (``path label``, Kinetics layout), and read back with PyAV and PySlowFast's transforms
-(``registration.Synthetic``).
+split (``path label``, Kinetics layout), and read back through the clip pipeline the release
+datasets share (``registration.Synthetic``).
 """
 
 import contextlib
@@ -91,7 +91,8 @@ def write_video(path, frames, fps=30):
     """
     Encodes frames [T, H, W, 3] (uint8 RGB) as an MPEG-4 file with PyAV: every frame an
     intra frame (``g`` 1) at the quantiser pinned to 2 (``qmin`` = ``qmax``: no rate control), so
-    how a frame is coded does not depend on its place in the video (a reversed video decodes to the reversed frames, bit for bit).
+    how a frame is coded does not depend on its place in the video (a reversed video decodes
+    to the reversed frames, bit for bit).
     """
     import av
 
@@ -173,7 +174,8 @@ def generate(root, seed, num_train, num_test, size, num_frames):
                 shutil.rmtree(root)
             os.replace(staging, root)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)  # what a failure left; nothing after the rename
+            # what a failure left; nothing after the rename
+            shutil.rmtree(staging, ignore_errors=True)
     return root
 
 

@@ -3,10 +3,11 @@ Spatial transforms of a clip ``[C, T, H, W]`` (float, normalised): the paper's T
 2D backbones, PySlowFast's scale jitter for SlowFast, and a horizontal flip that knows which
 classes name a direction; and the normalisation that makes such a clip of decoded frames.
 
-Resizes run plane by plane in OpenCV, in float32: bilinear with half-pixel centres and no
-antialiasing, the sampling of ``torch.nn.functional.interpolate(mode="bilinear",
-align_corners=False)`` that PySlowFast's transforms use. Crops are views; the random draws are
-PySlowFast's own, in its order.
+Resizes run plane by plane in OpenCV, in float32 (``resize``): bilinear with half-pixel centres
+and no antialiasing, the sampling of ``torch.nn.functional.interpolate(mode="bilinear",
+align_corners=False)`` that PySlowFast's transforms use; ``interpolate_resize`` is that torch call
+itself (equal to float rounding, not bit for bit), for a dataset whose recipe was fixed with it.
+Crops are views; the random draws are PySlowFast's own, in its order.
 """
 
 import math
@@ -54,12 +55,21 @@ def resize(frames, height, width):
     return torch.from_numpy(out)
 
 
-def short_side_scale_jitter(frames, min_size, max_size, inverse_uniform=False):
+def interpolate_resize(frames, height, width):
+    """Bilinear resize of a clip [C, T, H, W] to ``height`` x ``width`` with
+    ``torch.nn.functional.interpolate(align_corners=False)``, as PySlowFast's
+    ``random_short_side_scale_jitter`` resizes."""
+    return torch.nn.functional.interpolate(
+        frames, size=(height, width), mode="bilinear", align_corners=False
+    )
+
+
+def short_side_scale_jitter(frames, min_size, max_size, inverse_uniform=False, resize=resize):
     """PySlowFast's ``random_short_side_scale_jitter`` of a clip [C, T, H, W] with this
     module's ``resize``: the short side to a size drawn uniformly in [``min_size``,
     ``max_size``] (``np.random``, as PySlowFast), or with ``inverse_uniform`` its inverse
     uniformly in [1 / max, 1 / min] (main's ``inverse_uniform_sampling``), the long side in
-    proportion (floored)."""
+    proportion (floored), resized by ``resize``."""
     if inverse_uniform:
         size = int(round(1.0 / np.random.uniform(1.0 / max_size, 1.0 / min_size)))
     else:
@@ -113,9 +123,9 @@ def multiscale_crop_box(image_h, image_w, scales, max_distort, target):
     return y, x, crop_h, crop_w
 
 
-def tsn_train(frames, cfg):
+def tsn_train(frames, cfg, resize=resize):
     """The paper's training augmentation for 2D backbones: resize to ``TSN.RESIZE``, TSN
-    multi-scale crop, resize to ``DATA.TRAIN_CROP_SIZE``."""
+    multi-scale crop, resize to ``DATA.TRAIN_CROP_SIZE`` (each resize by ``resize``)."""
     height, width = cfg.TSN.RESIZE
     frames = resize(frames, height, width)
     size = cfg.DATA.TRAIN_CROP_SIZE
@@ -125,28 +135,29 @@ def tsn_train(frames, cfg):
     return resize(frames[..., y:y + crop_h, x:x + crop_w], size, size)
 
 
-def tsn_test(frames, cfg, spatial_idx):
-    """Test views for 2D backbones: resize to ``TSN.RESIZE``, then a ``DATA.TEST_CROP_SIZE``
-    square crop, centre (``spatial_idx`` 1) or at either end of the long side (0, 2)."""
+def tsn_test(frames, cfg, spatial_idx, resize=resize):
+    """Test views for 2D backbones: resize to ``TSN.RESIZE`` (by ``resize``), then a
+    ``DATA.TEST_CROP_SIZE`` square crop, centre (``spatial_idx`` 1) or at either end of the long
+    side (0, 2)."""
     frames = resize(frames, *cfg.TSN.RESIZE)
     return crop_only(sf_transform.uniform_crop(frames, cfg.DATA.TEST_CROP_SIZE, spatial_idx))
 
 
-def dense_train(frames, cfg):
+def dense_train(frames, cfg, resize=resize):
     """PySlowFast's training augmentation (``utils.spatial_sampling``): short side jittered in
     ``DATA.TRAIN_JITTER_SCALES`` (uniformly, or with ``DATA.INV_UNIFORM_SAMPLE`` its inverse
-    uniformly in [1 / max, 1 / min], as main's ``random_short_side_scale_jitter``), random
-    ``DATA.TRAIN_CROP_SIZE`` crop."""
+    uniformly in [1 / max, 1 / min], as main's ``random_short_side_scale_jitter``; resized by
+    ``resize``), random ``DATA.TRAIN_CROP_SIZE`` crop."""
     low, high = cfg.DATA.TRAIN_JITTER_SCALES
-    frames = short_side_scale_jitter(frames, low, high, cfg.DATA.INV_UNIFORM_SAMPLE)
+    frames = short_side_scale_jitter(frames, low, high, cfg.DATA.INV_UNIFORM_SAMPLE, resize)
     return crop_only(sf_transform.random_crop(frames, cfg.DATA.TRAIN_CROP_SIZE))
 
 
-def dense_test(frames, cfg, spatial_idx):
-    """PySlowFast's test views: short side to ``DATA.TEST_CROP_SIZE``, a square crop at
-    ``spatial_idx`` (0, 1, 2: one end, centre, other end of the long side)."""
+def dense_test(frames, cfg, spatial_idx, resize=resize):
+    """PySlowFast's test views: short side to ``DATA.TEST_CROP_SIZE`` (by ``resize``), a square
+    crop at ``spatial_idx`` (0, 1, 2: one end, centre, other end of the long side)."""
     size = cfg.DATA.TEST_CROP_SIZE
-    frames = short_side_scale_jitter(frames, size, size)
+    frames = short_side_scale_jitter(frames, size, size, resize=resize)
     return crop_only(sf_transform.uniform_crop(frames, size, spatial_idx))
 
 

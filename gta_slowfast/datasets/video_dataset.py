@@ -1,11 +1,14 @@
 """
-What the release datasets (``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics``) share: the list of
-videos of a split, its checks, and the clip pipeline that PySlowFast's trainers read.
+What the project's datasets (the releases ``gta_ssv1``, ``gta_ssv2``, ``gta_kinetics`` and the
+generated ``synthetic``) share: the list of videos of a split, its checks, and the clip
+pipeline that PySlowFast's trainers read.
 
-A release reader returns a ``ReleaseSplit``; ``ReleaseVideoDataset`` checks it against the
+A dataset's reader returns a ``ReleaseSplit``; ``ReleaseVideoDataset`` checks it against the
 config (class count, labels, every listed video present) when it is built, which the launcher
 does before any worker starts, and turns each (video, view) into the item the installed
-PySlowFast generation's trainer expects.
+PySlowFast generation's trainer expects. ``release_dataset_class`` finds a dataset's class by
+its config name in PySlowFast's DATASET_REGISTRY, for the tools that read clips or class names
+as that dataset does.
 """
 
 import logging
@@ -70,21 +73,49 @@ def register_dataset(config_name):
     return wrap
 
 
-def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None):
+def release_dataset_class(name):
+    """The ``ReleaseVideoDataset`` class registered in PySlowFast's DATASET_REGISTRY for
+    ``TRAIN.DATASET`` / ``TEST.DATASET`` ``name``, else None (a dataset of PySlowFast's own, or
+    none)."""
+    cls = DATASET_REGISTRY._obj_map.get(name.capitalize())
+    return cls if isinstance(cls, type) and issubclass(cls, ReleaseVideoDataset) else None
+
+
+def release_datasets():
+    """{config name: class} of the project's datasets registered in PySlowFast's
+    DATASET_REGISTRY."""
+    return {
+        cls.config_name: cls
+        for cls in DATASET_REGISTRY._obj_map.values()
+        if isinstance(cls, type) and issubclass(cls, ReleaseVideoDataset)
+    }
+
+
+def keep_data_location(cfg, moved):
+    """Sets in ``moved`` (a copy of ``cfg`` with another OUTPUT_DIR) the keys that keep its test
+    reading the data ``cfg``'s test reads, where ``TEST.DATASET`` places it by OUTPUT_DIR."""
+    dataset = release_dataset_class(cfg.TEST.DATASET)
+    if dataset is not None:
+        dataset.keep_data_location(cfg, moved)
+
+
+def prepare_clip(cfg, frames, train, spatial_idx=1, label=-1, flip_map=None,
+                 resize=transforms.resize):
     """
     uint8 frames [T, H, W, 3] to the model's input: normalised by ``DATA.MEAN`` / ``DATA.STD``,
     the training augmentation (``train``; flipped under ``DATA.RANDOM_FLIP`` and ``flip_map``)
-    or the test crop ``spatial_idx``, packed into pathways. Returns (pathways, label), the label
-    changed where a flip swaps it.
+    or the test crop ``spatial_idx``, resized by ``resize``, packed into pathways. Returns
+    (pathways, label), the label changed where a flip swaps it.
     """
     frames = transforms.normalise(frames, cfg.DATA.MEAN, cfg.DATA.STD)  # [C, T, H, W]
     if train:
-        frames = (transforms.tsn_train if cfg.TSN.ENABLE else transforms.dense_train)(frames, cfg)
+        augment = transforms.tsn_train if cfg.TSN.ENABLE else transforms.dense_train
+        frames = augment(frames, cfg, resize=resize)
         if cfg.DATA.RANDOM_FLIP:
             frames, label = transforms.random_flip(frames, label, flip_map or {})
     else:
         test = transforms.tsn_test if cfg.TSN.ENABLE else transforms.dense_test
-        frames = test(frames, cfg, spatial_idx)
+        frames = test(frames, cfg, spatial_idx, resize=resize)
     return pack_pathways(cfg, frames), label
 
 
@@ -134,8 +165,9 @@ def check_supported(cfg, dataset_name):
 
 class ReleaseVideoDataset(torch.utils.data.Dataset):
     """
-    A video classification dataset read from a release as downloaded. Subclasses implement
-    ``read_split(cfg, mode) -> ReleaseSplit``.
+    A video classification dataset read from a release as downloaded (or generated). Subclasses
+    implement ``read_split(cfg, mode) -> ReleaseSplit``; the class attributes and static methods
+    below say where a dataset departs from the shared recipe.
 
     Sampling: the frames of a clip by ``DATA.TEMPORAL_SAMPLING`` (``sampling.clip_indices``:
     TSM's TSN segments, PySlowFast's SSv2 segments or its dense window); the spatial recipe by
@@ -150,6 +182,19 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
     """
 
     config_name = ""
+    # The splits its reader reads (``submission``: an unlabelled official test list).
+    splits = MODES
+    # The DATA.TEMPORAL_SAMPLING values it follows, and whether it implements TSN.ENABLE.
+    temporal_samplings = sampling.TEMPORAL_SAMPLINGS
+    implements_tsn = True
+    # The resize of its spatial recipe (``transforms.resize`` or ``interpolate_resize``).
+    resize = staticmethod(transforms.resize)
+    # Whether DATA.RANDOM_FLIP flips its training clips (else none is ever flipped).
+    flips = True
+    # Whether an unreadable video is replaced in training and validation (else an error).
+    replaces_unreadable = True
+    # The top-1 (%) that a model blind to frame order cannot exceed on it, where there is one.
+    order_blind_ceiling = None
 
     def __init__(self, cfg, mode, num_retries=10):
         if mode not in MODES:
@@ -163,11 +208,12 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         check_split(cfg, self.split, self.config_name)
         names = self.split.class_names
         # {label: its label after a horizontal flip, or None: never flipped}
-        self.flip_map = (
-            transforms.flip_label_map(names, cfg.DATA.DIRECTIONAL_FLIP)
-            if names is not None
-            else {}
-        )
+        if not self.flips:
+            self.flip_map = dict.fromkeys(range(cfg.MODEL.NUM_CLASSES))
+        elif names is not None:
+            self.flip_map = transforms.flip_label_map(names, cfg.DATA.DIRECTIONAL_FLIP)
+        else:
+            self.flip_map = {}
         self._num_views = (
             cfg.TEST.NUM_ENSEMBLE_VIEWS * cfg.TEST.NUM_SPATIAL_CROPS if mode == "test" else 1
         )
@@ -186,6 +232,18 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
         """The class names in index order where the release names its classes, else None."""
         return None
 
+    @staticmethod
+    def clip_indices(cfg, num_video_frames, fps, view=-1, num_views=1):
+        """Indices of the frames of temporal view ``view`` of ``num_views`` (-1: a random
+        training clip) of a video of ``num_video_frames`` frames at ``fps``, by
+        ``DATA.TEMPORAL_SAMPLING`` (``sampling.clip_indices``)."""
+        return sampling.clip_indices(cfg, num_video_frames, fps, view, num_views)
+
+    @staticmethod
+    def keep_data_location(cfg, moved):
+        """Sets in ``moved`` (``cfg`` with another OUTPUT_DIR) the keys that keep it reading
+        ``cfg``'s data: nothing, for a release at DATA.PATH_TO_DATA_DIR."""
+
     def __len__(self):
         return self.num_videos
 
@@ -200,8 +258,8 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
 
     def frame_indices(self, num_video_frames, fps, view, num_views):
         """Indices of the frames of temporal view ``view`` of ``num_views`` (-1: a random
-        training clip), by ``DATA.TEMPORAL_SAMPLING``."""
-        return sampling.clip_indices(self.cfg, num_video_frames, fps, view, num_views)
+        training clip), by this dataset's ``clip_indices``."""
+        return self.clip_indices(self.cfg, num_video_frames, fps, view, num_views)
 
     def read_clip(self, entry, view, num_views):
         """uint8 frames [T, H, W, 3] of temporal view ``view`` of ``num_views`` of ``entry``."""
@@ -241,7 +299,7 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 break
             except decoding.UnreadableVideo as err:
                 unreadable.append(entry.path)
-                if self.mode == "test":
+                if self.mode == "test" or not self.replaces_unreadable:
                     raise
                 logger.warning("%s; replaced by a random other video (%s)", err, self.mode)
                 index = random.randrange(len(self))
@@ -251,6 +309,6 @@ class ReleaseVideoDataset(torch.utils.data.Dataset):
                 f"decode: {unreadable}"
             )
         frames, label = prepare_clip(self.cfg, frames, self.mode == "train", spatial,
-                                     entry.label, self.flip_map)
+                                     entry.label, self.flip_map, self.resize)
         meta = {"unreadable": len(unreadable)}
         return trainer_item(frames, label, index, meta)

@@ -34,7 +34,7 @@ from ..checkpoint import cpu_cfg, test_plan
 from ..checkpoint import preflight as check_checkpoints
 from ..config import ConfigError
 from ..datasets.checks import check_datasets
-from ..datasets.registration import synthetic_root
+from ..datasets.video_dataset import keep_data_location
 from ..evaluation import RESULT_FILES, keep_test_predictions, write_test_results
 from ..models import build_model
 from . import distributed, fallback, upstream
@@ -266,8 +266,7 @@ def test_only_folder(cfg):
     plan = test_plan(cfg)
     if plan is not None and not cfg.TEST.CHECKPOINT_FILE_PATH:
         own.TEST.CHECKPOINT_FILE_PATH, own.TEST.CHECKPOINT_TYPE = plan.path, plan.kind
-    if cfg.TEST.DATASET == "synthetic" and not cfg.SYNTHETIC.PATH:
-        own.SYNTHETIC.PATH = synthetic_root(cfg)
+    keep_data_location(cfg, own)
     own.OUTPUT_DIR = os.path.join(cfg.OUTPUT_DIR, TEST_ONLY_DIR)
     logger.info("Test only, in the OUTPUT_DIR of a training run: logs and results go to %s",
                 own.OUTPUT_DIR)

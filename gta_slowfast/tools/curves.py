@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from .. import cli
+from ..datasets.video_dataset import release_dataset_class
 
 logger = logging.getLogger(__name__)
 
 STATS_FILES = ("json_stats.log", "stdout.log")
 MARKER = "json_stats: "
-ORDER_BLIND_CEILING = 50.0  # % top-1 on twin classes for a model blind to frame order
 
 
 @dataclass
@@ -157,21 +157,21 @@ def run_config(run):
 
 
 def default_references(runs):
-    """[(name, %)]: chance and the order-blind ceiling when every run in ``runs`` trained on
-    the synthetic dataset, else none."""
-    classes = set()
+    """[(name, %)]: chance and the order-blind ceiling when every run in ``runs`` trained on a
+    dataset that has one (the synthetic dataset's ``order_blind_ceiling``), else none."""
+    classes, ceilings = set(), set()
     for run in runs:
         cfg = run_config(run)
-        if not cfg or cfg.get("TRAIN.DATASET") != "synthetic":
+        dataset = release_dataset_class(str(cfg.get("TRAIN.DATASET"))) if cfg else None
+        if dataset is None or dataset.order_blind_ceiling is None:
             return []
         classes.add(cfg["MODEL.NUM_CLASSES"])
+        ceilings.add(dataset.order_blind_ceiling)
+    references = [("order-blind ceiling", ceiling) for ceiling in sorted(ceilings)]
     if len(classes) != 1:
-        return [("order-blind ceiling", ORDER_BLIND_CEILING)]
+        return references
     (num_classes,) = classes
-    return [
-        ("order-blind ceiling", ORDER_BLIND_CEILING),
-        (f"chance (1/{num_classes})", 100.0 / num_classes),
-    ]
+    return references + [(f"chance (1/{num_classes})", 100.0 / num_classes)]
 
 
 def parse_reference(text):

@@ -7,9 +7,11 @@ Checks a dataset release against a config before training on it.
 For every split the config's dataset reads (and, for Something-Something, the unlabelled
 official test list), prints the number of videos listed, the classes, the videos missing and,
 unless --no-decode, those that fail to decode (every video file is opened and its first
-frame decoded, every frame folder listed and its first frame read, with a progress bar).
-Exits 0 when everything is present and readable, 1 otherwise, 2 on a release whose files do
-not match the config (the message names the file).
+frame decoded, every frame folder listed and its first frame read, with a progress bar). Exits
+0 when everything is present and readable, 1 otherwise, 2 on a release whose files do not
+match the config (the message names the file). The datasets it checks are the project's, found
+in PySlowFast's DATASET_REGISTRY (each with its own reader and splits), and PySlowFast's own
+Kinetics (its CSVs).
 """
 
 import sys
@@ -17,18 +19,26 @@ import sys
 from tqdm import tqdm
 
 from .. import cli, load_config
-from ..datasets import kinetics, ssv1, ssv2
+from ..datasets import kinetics
+from ..datasets.checks import PYSLOWFAST_CSV_DATASETS
 from ..datasets.decoding import UnreadableVideo, probe_video
-from ..datasets.video_dataset import ReleaseError
+from ..datasets.video_dataset import MODES, ReleaseError, release_datasets
 
-READERS = {
-    "gta_ssv1": (ssv1.read_split, ("train", "val", "submission")),
-    "gta_ssv2": (ssv2.read_split, ("train", "val", "submission")),
-    "gta_kinetics": (kinetics.read_split, ("train", "val", "test")),
-    "kinetics": (kinetics.read_split, ("train", "val", "test")),
-}
 SHOWN = 5
 KNOWN_SPLITS = ("train", "val", "test", "submission")
+
+
+def split_reader(dataset):
+    """(read_split, default splits) of TRAIN.DATASET ``dataset``: those of its class in
+    PySlowFast's DATASET_REGISTRY for the project's datasets, the Kinetics-layout CSV reader
+    for PySlowFast's own Kinetics. Raises ValueError naming the datasets it can check."""
+    own = release_datasets()
+    if dataset in own:
+        return own[dataset].read_split, own[dataset].splits
+    if dataset in PYSLOWFAST_CSV_DATASETS:
+        return kinetics.read_split, MODES
+    checked = sorted(set(own) | set(PYSLOWFAST_CSV_DATASETS))
+    raise ValueError(f"TRAIN.DATASET={dataset!r}: this command checks {checked}")
 
 
 def scan_split(cfg, read_split, split, decode, progress=True):
@@ -104,9 +114,7 @@ def check_release(args):
     loader's errors) on a release whose files do not match the config."""
     cfg = load_config(args.cfg, args.opts)
     dataset = cfg.TRAIN.DATASET
-    if dataset not in READERS:
-        raise ValueError(f"TRAIN.DATASET={dataset!r}: this command checks {sorted(READERS)}")
-    read_split, default_splits = READERS[dataset]
+    read_split, default_splits = split_reader(dataset)
     decode = not args.no_decode
     problems = 0
     print(f"{dataset} at {cfg.DATA.PATH_TO_DATA_DIR}")
