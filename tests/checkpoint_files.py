@@ -220,12 +220,13 @@ def without_blocks(nl_model, arch):
 
 
 def cfg_of_a_test_only_run(tmp_path, train_checkpoint):
-    """A test-only run (TRAIN.ENABLE False) of the 10-class GTA model with no
-    TEST.CHECKPOINT_FILE_PATH and no checkpoint in OUTPUT_DIR: PySlowFast's test then loads
-    TRAIN.CHECKPOINT_FILE_PATH."""
+    """A test-only run (TRAIN.ENABLE False) of the GTA model on the synthetic set (6 classes)
+    with no TEST.CHECKPOINT_FILE_PATH and no checkpoint in OUTPUT_DIR: PySlowFast's test then
+    loads TRAIN.CHECKPOINT_FILE_PATH."""
     cfg = cfg_of("gta")
     cfg.OUTPUT_DIR = str(tmp_path / "out")
     cfg.TRAIN.DATASET = cfg.TEST.DATASET = "synthetic"
+    cfg.MODEL.NUM_CLASSES = 6
     cfg.TRAIN.ENABLE, cfg.TEST.ENABLE = False, True
     cfg.TRAIN.CHECKPOINT_FILE_PATH = str(train_checkpoint)
     return cfg
@@ -241,5 +242,5 @@ def seven_class_checkpoint(tmp_path):
 
 HEAD_REFUSED = (r"(?s)seven.pyth does not fit the model \(testing and resuming take every "
                 r"tensor of the model from it, head included.*head.projection.weight: checkpoint "
-                r"\[7, 256\], model \[10, 256\].*head.projection.bias: checkpoint \[7\], "
-                r"model \[10\].*MODEL.NUM_CLASSES")
+                r"\[7, 256\], model \[6, 256\].*head.projection.bias: checkpoint \[7\], "
+                r"model \[6\].*MODEL.NUM_CLASSES")

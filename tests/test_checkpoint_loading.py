@@ -99,8 +99,9 @@ def test_the_epoch_is_named_as_the_file_names_it(tmp_path):
 
 def test_a_test_loads_every_tensor_of_its_fallback_checkpoint(tmp_path):
     cfg = cfg_of("gta")
+    cfg.MODEL.NUM_CLASSES = 6  # the synthetic set's, as the test-only run's model
     source = build(cfg, seed=3)
-    path = tmp_path / "ten.pyth"
+    path = tmp_path / "six.pyth"
     torch.save({"model_state": source.state_dict()}, path)
     cfg = cfg_of_a_test_only_run(tmp_path, path)
     model = build(cfg, seed=4)
@@ -118,7 +119,7 @@ def test_a_test_refuses_a_fallback_checkpoint_of_another_class_count(tmp_path):
 @requires_main
 def test_pyslowfast_test_loader_keeps_a_head_of_another_class_count_silently(tmp_path):
     """Why the pre-flight refuses the run above before PySlowFast's trainer starts: its
-    load_test_checkpoint loads the 7-class checkpoint into the 10-class model without an error
+    load_test_checkpoint loads the 7-class checkpoint into the 6-class model without an error
     and keeps the head as initialised."""
     cfg = cfg_of_a_test_only_run(tmp_path, seven_class_checkpoint(tmp_path))
     model = build(cfg, seed=4)
