@@ -67,13 +67,6 @@ def temporal_size(map_rows, head_rows):
     return round(width * figures.DPI), round(height * figures.DPI)
 
 
-def test_help(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        visualize.main(["--help"])
-    assert exit_info.value.code == 0
-    assert "--compare-cfg" in capsys.readouterr().out
-
-
 def test_all_figures_for_gta_beside_dnl(models, tmp_path, capsys):
     gta_cfg, gta_ckpt = models["gta"]
     dnl_cfg, dnl_ckpt = models["dnl"]
