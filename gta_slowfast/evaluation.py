@@ -14,6 +14,7 @@ import os
 
 import torch
 
+from .checkpoint import read_predictions
 from .datasets.video_dataset import release_dataset_class
 
 CONFUSION_PNG = "confusion_matrix.png"
@@ -91,6 +92,7 @@ def plot_confusion(confusion, class_names, path, title):
     with the longest name, and its layout is constrained, so that names, the title and the
     colour bar's label stay inside the picture. Returns the saved ``matplotlib`` Figure.
     """
+    # (b) heavy: matplotlib loads only when a figure is drawn, never on importing the package
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -180,8 +182,6 @@ def load_predictions(path):
     labels [videos, classes]) and those of PySlowFast between August and December 2020, whose
     ``test_net`` saved the labels twice.
     """
-    from .checkpoint import read_predictions
-
     saved = read_predictions(path)
     if not (isinstance(saved, (list, tuple)) and len(saved) == 2):
         raise ValueError(f"predictions file {path}: expected [scores, labels], got {type(saved)}")

@@ -35,6 +35,8 @@ import sys
 import types
 import warnings
 
+import torch.nn as nn
+
 logger = logging.getLogger(__name__)
 
 DETECTRON2_STUB_ENV = "GTA_SLOWFAST_DETECTRON2_STUB"
@@ -202,8 +204,6 @@ def needs_pyslowfast_main(dataset):
 
 def model_norm_module(model):
     """The norm constructor the stock model was built with (main supports sync/sub BN)."""
-    import torch.nn as nn
-
     return getattr(model, "norm_module", nn.BatchNorm3d)
 
 

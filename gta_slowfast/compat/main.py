@@ -19,6 +19,7 @@ from slowfast.datasets import loader as sf_loader
 from slowfast.datasets import utils as sf_utils
 from slowfast.models import build_model  # noqa: F401 (the interface's)
 from slowfast.models.build import MODEL_REGISTRY
+from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.utils import checkpoint as cu
 
 STOCK_MODELS = {
@@ -46,8 +47,6 @@ def check_buildable(cfg):
 
 def stock_nonlocal(dim, dim_inner, pool_size, instantiation, norm_module):
     """Main's ``Nonlocal`` block, built as its ResStage builds it (with its norm module)."""
-    from slowfast.models.nonlocal_helper import Nonlocal
-
     return Nonlocal(dim, dim_inner, pool_size, instantiation=instantiation, norm_module=norm_module)
 
 
@@ -66,7 +65,7 @@ def register_model(name, cls):
 
 def launch_job(cfg, init_method, func):
     """Main's ``launch_job``: one process a GPU (NUM_GPUS > 1), on DIST_BACKEND."""
-    from slowfast.utils.misc import launch_job as _launch_job  # imports matplotlib: when used
+    from slowfast.utils.misc import launch_job as _launch_job  # (b) imports matplotlib
 
     return _launch_job(cfg=cfg, init_method=init_method, func=func)
 

@@ -9,7 +9,7 @@ PySlowFast's decoder.
 import logging
 import os
 
-from slowfast.datasets.build import build_dataset
+from slowfast.datasets.build import DATASET_REGISTRY, build_dataset
 
 from .. import compat
 from .decoding import UnreadableVideo, probe_video
@@ -34,8 +34,6 @@ def is_release_dataset(name):
 def check_registered(dataset, key):
     """Refuses a dataset name (``key`` = ``TRAIN.DATASET`` or ``TEST.DATASET``) that the
     installed PySlowFast does not register, saying which generation has it."""
-    from slowfast.datasets.build import DATASET_REGISTRY
-
     if dataset.capitalize() in DATASET_REGISTRY._obj_map:
         return
     known = sorted(name.lower() for name in DATASET_REGISTRY._obj_map)

@@ -12,6 +12,9 @@ import importlib.util
 import os
 import sys
 
+import slowfast
+import torch
+
 from ..compat import alias_fbcode_paths
 
 ROOT_ENV = "PYSLOWFAST_ROOT"
@@ -32,7 +35,6 @@ def find_checkout(root=None):
                 f"{os.path.join(explicit, 'tools', 'train_net.py')} does not exist"
             )
         return os.path.abspath(explicit)
-    import slowfast
 
     guess = os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
     return guess if os.path.isfile(os.path.join(guess, "tools", "train_net.py")) else None
@@ -63,8 +65,6 @@ def allow_cpu_run():
     device. With no device both have nothing to do; make them no-ops so that ``NUM_GPUS: 0``
     runs of the unchanged trainer work on the CPU. Does nothing where CUDA is available.
     """
-    import torch
-
     if torch.cuda.is_available():
         return
     torch.cuda.synchronize = lambda device=None: None
