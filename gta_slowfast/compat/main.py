@@ -2,9 +2,10 @@
 PySlowFast from GitHub (main, installed from a checkout), behind ``gta_slowfast.compat``'s
 interface: ``MODEL_REGISTRY`` and ``MODEL.MODEL_NAME``, the ``2d`` arch, its own
 ``build_model``, ``launch_job`` and loader, meters that time data loading apart, checkpoint
-names with a task prefix (``cfg.TASK``). The first-class target: checkouts from 99a655b
-(2022-04-06: task-prefixed checkpoints, lists in ``decode``, json stats written to OUTPUT_DIR)
-to HEAD ``287ec00`` (measured); the one later change of an API used here is probed.
+names with a task prefix (``cfg.TASK``). The first-class target: checkouts from commit 99a655b
+on (task-prefixed checkpoints, lists in ``decode``, json stats written to OUTPUT_DIR; those
+tried: INSTALL.md, "Versions tried"); where an API used here differs between them, it is
+probed.
 """
 
 import inspect
@@ -117,8 +118,8 @@ def data_toc(meter):
 
 
 def update_train_meter(meter, top1_err, top5_err, loss, lr, mb_size):
-    """Main's ``TrainMeter.update_stats``, no gradient norm measured (0.0); checkouts before
-    adc55ca (2022-08-03) have no grad_norm argument."""
+    """Main's ``TrainMeter.update_stats``, no gradient norm measured (0.0); probed, since
+    older checkouts have no grad_norm argument."""
     if "grad_norm" in inspect.signature(meter.update_stats).parameters:
         meter.update_stats(top1_err, top5_err, loss, lr, 0.0, mb_size)
     else:

@@ -1,5 +1,5 @@
 """
-The January-2020 PySlowFast on PyPI (``pyslowfast==1.0``), behind ``gta_slowfast.compat``'s
+The early PySlowFast on PyPI (``pyslowfast==1.0``), behind ``gta_slowfast.compat``'s
 interface: models chosen by ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model``
 that always calls CUDA, no trainer, a loader that divides the batch by NUM_GPUS, meters and a
 ``log_json_stats`` without main's later arguments. Importing it back-fills the ``2d`` arch and

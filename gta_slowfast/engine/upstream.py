@@ -2,8 +2,9 @@
 PySlowFast's own trainer (``tools/train_net.py`` and ``tools/test_net.py`` of a checkout),
 imported as it is.
 
-GitHub main since 2024-08 imports ``vision.fair.slowfast...`` paths that exist only inside Meta;
-``compat.alias_fbcode_paths`` maps them onto the checkout. Upstream's ``tools/run_net.py`` is
+PySlowFast main imports ``vision.fair.slowfast...`` paths that exist only inside Meta;
+``compat.alias_fbcode_paths`` maps them onto the checkout (INSTALL.md, "Known problems of
+PySlowFast main"). Upstream's ``tools/run_net.py`` is
 not used: it imports the demo and visualisation tools, which need more of detectron2;
 ``gta_slowfast.engine.launch`` does its job.
 """
