@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 def get_cfg():
     """A copy of PySlowFast's default config with the gta_slowfast keys."""
+    # (c) PySlowFast imports only through compat, after its stand-ins and warning filters
     from slowfast.config.defaults import get_cfg as upstream_get_cfg
 
     return upstream_get_cfg()

@@ -14,6 +14,7 @@ import os
 
 import torch
 
+from .checkpoint import read_predictions
 from .datasets.video_dataset import release_dataset_class
 
 CONFUSION_PNG = "confusion_matrix.png"
@@ -91,6 +92,7 @@ def plot_confusion(confusion, class_names, path, title):
     with the longest name, and its layout is constrained, so that names, the title and the
     colour bar's label stay inside the picture. Returns the saved ``matplotlib`` Figure.
     """
+    # (b) heavy: matplotlib loads only when a figure is drawn, never on importing the package
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -173,15 +175,13 @@ def load_predictions(path):
     (scores [videos, classes] float tensor, labels [videos] long tensor) of the test
     predictions PySlowFast saved to ``path`` (``TEST.SAVE_RESULTS_PATH``). Both trainers write
     ``pickle.dump([video_preds, video_labels])`` of their TestMeter (PySlowFast main's
-    ``tools/test_net.py`` since December 2020, and gta_slowfast's fallback loop): per video the
-    scores of its views summed (main's ``DATA.ENSEMBLE_METHOD max``: their maximum), and its
-    label. Read without running code from the file (``checkpoint.read_predictions``); refuses
-    anything else naming the file, including main's multi-label files (``DATA.MULTI_LABEL``:
-    labels [videos, classes]) and those of PySlowFast between August and December 2020, whose
-    ``test_net`` saved the labels twice.
+    ``tools/test_net.py`` and gta_slowfast's fallback loop): per video the scores of its views
+    summed (main's ``DATA.ENSEMBLE_METHOD max``: their maximum), and its label. Read without
+    running code from the file (``checkpoint.read_predictions``); refuses anything else naming
+    the file, including main's multi-label files (``DATA.MULTI_LABEL``: labels [videos,
+    classes]) and the files of checkouts whose ``test_net`` saved the labels twice instead of
+    the scores (INSTALL.md, "Known problems of PySlowFast main").
     """
-    from .checkpoint import read_predictions
-
     saved = read_predictions(path)
     if not (isinstance(saved, (list, tuple)) and len(saved) == 2):
         raise ValueError(f"predictions file {path}: expected [scores, labels], got {type(saved)}")
@@ -189,8 +189,8 @@ def load_predictions(path):
     if scores.dim() == 1 and torch.equal(scores, labels):
         raise ValueError(
             f"predictions file {path}: it holds the labels twice and no scores, as PySlowFast's "
-            f"test_net saved them from August to December 2020 (fixed in its commit c0cc65e); "
-            f"test the checkpoint again to save its scores"
+            f"test_net saved them for a while (fixed in its commit c0cc65e); test the checkpoint "
+            f"again (with a checkout from c0cc65e on, or the snapshot) to save its scores"
         )
     if labels.dim() == 2 and labels.shape == scores.shape:
         raise ValueError(

@@ -18,9 +18,13 @@ from typing import Optional
 
 import torch
 
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from .config import config_from_text, load_config
+from .datasets import decoding, sampling, transforms
 from .datasets.labels import read_label_file
-from .datasets.video_dataset import release_dataset_class
-from .evaluation import top_scores
+from .datasets.video_dataset import prepare_clip, release_dataset_class
+from .evaluation import dataset_class_names, top_scores
+from .models import build_model
 
 CONFIGS_ENV = "GTA_SLOWFAST_CONFIGS"
 
@@ -86,10 +90,6 @@ def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
     VALUE`` overrides ``opts``, on the CPU. Errors name ``caller``: (the call or command, its
     config argument).
     """
-    from . import load_config
-    from .checkpoint import CheckpointError, read_checkpoint
-    from .config import config_from_text
-
     overrides = list(opts or []) + ["NUM_GPUS", "0"]
     if config is not None:
         return load_config(config_path(config), overrides)
@@ -142,9 +142,6 @@ def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type
         gta_slowfast.checkpoint.CheckpointError: the checkpoint cannot be read, stores no
             config where one is needed, or does not fit the model.
     """
-    from . import build_model
-    from .checkpoint import load_checkpoint, read_checkpoint
-
     if isinstance(checkpoint, str) and config is None:
         checkpoint = read_checkpoint(checkpoint, checkpoint_type)
     overrides = list(opts or [])
@@ -169,8 +166,6 @@ def class_names(cfg, labels=None, required=True):
     ``MODEL.NUM_CLASSES`` are an error; so is an unreadable dataset label file where
     ``required`` (else it is logged and None returned).
     """
-    from .evaluation import dataset_class_names
-
     if labels is not None:
         names, source = read_label_file(labels), f"label file {labels}"
     else:
@@ -215,8 +210,6 @@ def clip_indices(cfg, num_video_frames, fps, view=0, num_views=1):
     dataset's own ``clip_indices`` (``video_dataset.ReleaseVideoDataset``), else
     ``DATA.TEMPORAL_SAMPLING`` (``datasets.sampling.clip_indices``).
     """
-    from .datasets import sampling
-
     dataset = release_dataset_class(cfg.TEST.DATASET)
     if dataset is not None:
         return dataset.clip_indices(cfg, num_video_frames, fps, view, num_views)
@@ -230,8 +223,6 @@ def test_views(cfg, multi_view=True):
     next): ``TEST.NUM_ENSEMBLE_VIEWS`` x ``TEST.NUM_SPATIAL_CROPS``, or without
     ``multi_view`` the single view validation takes (the centre clip, the centre crop).
     """
-    from .datasets import sampling
-
     if not multi_view:
         return [(0, 1, 1)]
     temporal, crops = max(cfg.TEST.NUM_ENSEMBLE_VIEWS, 1), max(cfg.TEST.NUM_SPATIAL_CROPS, 1)
@@ -271,9 +262,6 @@ def load_video(path, cfg, views=((0, 1, 1),), window=None, stride=None):
     test of ``cfg``'s dataset does (``clip_indices``; the dataset's ``resize``). The video is
     decoded once, up to the last frame any clip needs. Returns a list of VideoSegments.
     """
-    from .datasets import decoding, transforms
-    from .datasets.video_dataset import prepare_clip
-
     if window is not None and window <= 0 or stride is not None and stride <= 0:
         raise ValueError(f"window {window} s, stride {stride} s: both must be positive")
     temporal = sorted({(view, count) for view, count, _ in views})

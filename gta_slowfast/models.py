@@ -13,6 +13,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+import torch
+
 from . import compat
 from .blocks import BlockSpec, ResidualAttention, build_variant
 from .tsm import place_temporal_shift
@@ -218,8 +220,6 @@ def build_model(cfg, gpu_id=None):
 
 def dummy_inputs(cfg, batch_size=1, crop_size=None):
     """Random clips shaped as the model of ``cfg`` takes them: a list, one tensor per pathway."""
-    import torch
-
     crop = crop_size or cfg.DATA.TRAIN_CROP_SIZE
     frames = [cfg.DATA.NUM_FRAMES]
     if compat.model_class_name(cfg) == "SlowFast":

@@ -151,7 +151,9 @@ def test_plain_attention_accepts_any_clip_length():
 
 def test_wrong_channel_count_is_named():
     block = SpatialSelfAttention(16, 8)
-    with pytest.raises(ValueError, match=r"SpatialSelfAttention.*\[N, 16, T, H, W\].*\[1, 12, 2, 4, 4\]"):
+    with pytest.raises(
+        ValueError, match=r"SpatialSelfAttention.*\[N, 16, T, H, W\].*\[1, 12, 2, 4, 4\]"
+    ):
         block(torch.randn(1, 12, 2, 4, 4))
 
 

@@ -204,7 +204,7 @@ def test_missing_test_checkpoint_is_named(tiny_config, tmp_path):
 
 
 def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
-    """The snapshot decodes the videos; main's PyAV path (broken since 2022-04) is named."""
+    """The snapshot decodes the videos; main's broken PyAV path is named."""
     from gta_slowfast import compat
 
     root = generate(str(tmp_path / "videos"), 0, 6, 6, 40, 8)
@@ -212,7 +212,9 @@ def test_preflight_decodes_through_pyslowfasts_decoder(tiny_config, tmp_path):
     if compat.GENERATION == "snapshot":
         launch.preflight(cfg)
     else:
-        with pytest.raises(ReleaseError, match=r"cannot decode .*train_00000.mp4.*99a655b"):
+        with pytest.raises(
+            ReleaseError, match=r"cannot decode .*train_00000.mp4.*'pyav' fails on every video"
+        ):
             launch.preflight(cfg)
 
 

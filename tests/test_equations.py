@@ -88,7 +88,8 @@ def sinusoid(t, c):
 
 def temporal_reference(part, x):
     """Thesis Eq. (2.4) at every pixel; TAPE adds the encoding to the input; with G groups, head
-    k = sum over groups g of softmax(Q_k K_g^T / sqrt(d)) V_g (Eq. 7-8 with input-dependent maps)."""
+    k = sum over groups g of softmax(Q_k K_g^T / sqrt(d)) V_g (Eq. 7-8 with input-dependent
+    maps)."""
     n, c, t, h, w = x.shape
     ci, g = part.dim_inner, part.groups
     d = ci // g

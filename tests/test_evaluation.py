@@ -68,7 +68,7 @@ def test_predictions_as_pyslowfast_saves_them_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("saved,message", [
-    # PySlowFast's test_net of August to December 2020 pickled [all_labels, all_labels].
+    # PySlowFast's test_net pickled [all_labels, all_labels] for a while (fixed in c0cc65e).
     (lambda: [torch.tensor([1, 0, 2]), torch.tensor([1, 0, 2])],
      r"p.pkl: it holds the labels twice and no scores, as PySlowFast's test_net saved them"),
     (lambda: [torch.rand(3, 4), torch.zeros(3, 4)],  # DATA.MULTI_LABEL

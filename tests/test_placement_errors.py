@@ -27,6 +27,6 @@ def test_a_clip_length_the_place_cannot_divide_names_the_place_and_keys():
     cfg = small_cfg("gta")
     cfg.NONLOCAL.GROUP = [[1], [3], [1], [1]]  # res3 sees 8 frames: not divisible by 3
     with pytest.raises(BlockConstructionError, match=r"^s3.pathway0_nonlocal1: .*"
-                       r"DATA.NUM_FRAMES=8, NONLOCAL.GROUP\[1\]\[0\]=3\): NONLOCAL.GROUP\[1\]\[0\]: "
-                       r"8 frames are not divisible by 3"):
+                       r"DATA.NUM_FRAMES=8, NONLOCAL.GROUP\[1\]\[0\]=3\): "
+                       r"NONLOCAL.GROUP\[1\]\[0\]: 8 frames are not divisible by 3"):
         build(cfg)

@@ -1,7 +1,7 @@
 """
 Whole R2D + GTA models under the ways users run them besides eager float32: torch.compile,
 torch.jit.trace, bfloat16 autocast on the CPU, float16 autocast with a gradient scaler on CUDA
-(PySlowFast's TRAIN.MIXED_PRECISION). ``torch.jit.script`` is not supported (README).
+(PySlowFast's TRAIN.MIXED_PRECISION). ``torch.jit.script`` is not supported (TOOLS.md).
 """
 
 import copy

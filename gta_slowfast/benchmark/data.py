@@ -28,10 +28,15 @@ process CPU time (all threads: PyAV's decoder threads included) are both kept.
 import logging
 import os
 
+import av
+import cv2
 import torch
+from PIL import Image
+from slowfast.datasets.build import build_dataset
 
 from .. import load_config
 from ..datasets import decoding, sample_releases
+from ..datasets.video_dataset import prepare_clip
 from ..factory import config_path
 from .timing import timed
 
@@ -57,8 +62,6 @@ def dataset_config(dataset):
 
 def limit_frame_folder(files):
     """Decodes the JPEG ``files`` (PIL, no conversion)."""
-    from PIL import Image
-
     for path in files:
         with Image.open(path) as image:
             image.load()
@@ -67,8 +70,6 @@ def limit_frame_folder(files):
 def video_timeline(path):
     """(presentation timestamps of the frames in order, frame rate) of a video's first stream,
     read from its packets without decoding."""
-    import av
-
     with av.open(path) as container:
         stream = container.streams.video[0]
         pts = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
@@ -79,8 +80,6 @@ def limit_video(path, first_pts, last_pts, seek):
     """Decodes with PyAV, no conversion, from the key frame at or before ``first_pts``
     (``seek``; else from the start) up to the frame at ``last_pts``; returns the frames
     decoded."""
-    import av
-
     decoded = 0
     with av.open(path) as container:
         stream = container.streams.video[0]
@@ -101,8 +100,6 @@ def limit_video(path, first_pts, last_pts, seek):
 def reference_resize(frames, size_hw, crop):
     """One OpenCV resize of each uint8 frame [T, H, W, 3] to ``size_hw`` and one of that to a
     ``crop`` square: the least the TSN recipe's two resizes cost."""
-    import cv2
-
     height, width = size_hw
     for frame in frames.numpy():
         cv2.resize(cv2.resize(frame, (width, height)), (crop, crop))
@@ -111,10 +108,6 @@ def reference_resize(frames, size_hw, crop):
 def dataset_runner(cfg_path, dataset_name, opts):
     """(config, training dataset, ``step(round) -> {part: (wall s, CPU s)}``) for the config at
     ``cfg_path`` with ``opts``: the dataset and one function timing every part of a round."""
-    from slowfast.datasets.build import build_dataset
-
-    from ..datasets.video_dataset import prepare_clip
-
     cfg = load_config(cfg_path, opts)
     dataset = build_dataset(dataset_name, cfg, "train")
     entries = dataset.split.entries

@@ -1,4 +1,8 @@
-"""Attention blocks that stand where PySlowFast places a non-local block."""
+"""
+Attention blocks that stand where PySlowFast places a non-local block: spatial and temporal
+self-attention, Global Temporal Attention, their decoupled composition, the residual wrapper
+common to all, and the variant registry (``NONLOCAL.TYPE`` -> builder).
+"""
 
 from .common import ResidualAttention
 from .decoupled import DecoupledBlock

@@ -6,6 +6,7 @@ from typing import Any, Callable, List
 import torch.nn as nn
 from fvcore.common.registry import Registry
 
+from ..compat import stock_nonlocal
 from .decoupled import DecoupledBlock
 from .gta import GlobalTemporalAttention
 from .spatial import SpatialSelfAttention
@@ -102,8 +103,6 @@ def _decoupled(spec, spatial=None, temporal=None):
 @register_variant("nonlocal")
 def build_nonlocal(spec):
     """PySlowFast's own Nonlocal (the baseline NL), exactly as its ResStage builds it."""
-    from ..compat import stock_nonlocal
-
     return stock_nonlocal(
         spec.dim, spec.dim // 2, spec.pool_size, spec.instantiation, spec.norm_module
     )

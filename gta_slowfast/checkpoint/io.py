@@ -29,6 +29,7 @@ from typing import Optional
 import numpy as np
 import torch
 import yaml
+from slowfast.utils.c2_model_loading import get_name_convert_func
 
 from .adapt import adapt_model_state
 
@@ -159,8 +160,6 @@ def _describe(obj):
 
 
 def _read_caffe2(path):
-    from slowfast.utils.c2_model_loading import get_name_convert_func
-
     with open(path, "rb") as f:
         data = _Caffe2Unpickler(f, path).load()
     if not isinstance(data, dict) or not isinstance(data.get("blobs"), dict):

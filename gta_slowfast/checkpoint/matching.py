@@ -20,6 +20,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from slowfast.config.defaults import get_cfg
+
 from ..blocks.gta import TEMPORAL_MATRICES
 from ..models import PLACE_ATTRIBUTE_PATTERN
 from .io import LIST_LIMIT, CheckpointError, epoch_number
@@ -281,8 +283,6 @@ def function_key_differences(checkpoint, cfg, report):
     PySlowFast) has its default value, the stock behaviour; a checkpoint that stores no config
     has no differences.
     """
-    from slowfast.config.defaults import get_cfg
-
     stored = checkpoint.stored_config
     if stored is None:
         return []

@@ -8,10 +8,11 @@ import contextlib
 import copy
 import io
 
+import slowfast.models.optimizer as optim
 import slowfast.utils.checkpoint as cu
 import torch
 
-from ..models import cpu_cfg
+from ..models import build_model, cpu_cfg
 from .io import LIST_LIMIT, CheckpointError, epoch_number
 from .loading import RESUME_SOURCE, check_training_start, test_plan, train_plan
 from .matching import group_names
@@ -37,8 +38,6 @@ def check_pyslowfast_agrees(plan, built, loaded, report, cfg):
     gta_slowfast) and the epoch of ``report``. Raises naming the tensors where they differ, or
     PySlowFast's error.
     """
-    import slowfast.models.optimizer as optim
-
     net = copy.deepcopy(built)
     optimizer = optim.construct_optimizer(net, cfg) if plan.purpose == "train" else None
     # TRAIN.CHECKPOINT_IN_INIT is not passed: it rewrites only ViT / MViT tensors.
@@ -108,10 +107,6 @@ def preflight(cfg, pyslowfast_loader=False, built=None):
         CheckpointError: a checkpoint that cannot be read or loaded, a resume of another run,
             a start with nothing to train, or a load PySlowFast's loader would do otherwise.
     """
-    import slowfast.models.optimizer as optim
-
-    from ..models import build_model
-
     plans = [train_plan(cfg)] if cfg.TRAIN.ENABLE else []
     # After training, the test loads the checkpoint training writes, unless one is given.
     if cfg.TEST.ENABLE and (cfg.TEST.CHECKPOINT_FILE_PATH or not cfg.TRAIN.ENABLE):

@@ -5,7 +5,7 @@ this package's interface and never asks which generation is installed.
 - ``main`` (``compat/main.py``): PySlowFast from GitHub (``MODEL_REGISTRY``,
   ``MODEL.MODEL_NAME``, the ``2d`` arch, ``tools/`` with the trainer), installed from a
   checkout. The first-class target.
-- ``snapshot`` (``compat/snapshot.py``): the January-2020 code on PyPI (``pyslowfast==1.0``):
+- ``snapshot`` (``compat/snapshot.py``): the early code on PyPI (``pyslowfast==1.0``):
   models chosen by ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model`` that always
   calls CUDA, no trainer. gta_slowfast back-fills what its configs need so the same YAML files
   load and build on both.
@@ -34,6 +34,8 @@ import os
 import sys
 import types
 import warnings
+
+import torch.nn as nn
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,8 @@ DETECTRON2_STUBBED = install_detectron2_stub()
 
 def alias_fbcode_paths(root):
     """
-    GitHub main since 2024-08 imports ``vision.fair.slowfast.ava_evaluation`` (a path that
-    exists only inside Meta) from ``slowfast/utils/ava_eval_helper.py``, reached by the meters
+    PySlowFast main imports ``vision.fair.slowfast.ava_evaluation`` (a path that exists only
+    inside Meta) from ``slowfast/utils/ava_eval_helper.py``, reached by the meters
     and ``tools/test_net.py``. Makes ``vision.fair.slowfast`` an alias of the checkout's root
     ``root``, where that package lives as ``ava_evaluation/``. Does nothing if a ``vision``
     package exists.
@@ -183,8 +185,8 @@ else:
 
 DEFAULT_CFG = _defaults._C
 POOL1 = video_model_builder._POOL1
-# Datasets PySlowFast main registers (measured at HEAD 287ec00: Ava, Charades, Imagenet,
-# Kinetics, Ssv2) that the snapshot lacks (it has Kinetics and Ava only).
+# Datasets PySlowFast main registers (Ava, Charades, Imagenet, Kinetics, Ssv2) that the
+# snapshot lacks (it has Kinetics and Ava only).
 MAIN_ONLY_DATASETS = ("charades", "imagenet", "ssv2")
 
 
@@ -202,8 +204,6 @@ def needs_pyslowfast_main(dataset):
 
 def model_norm_module(model):
     """The norm constructor the stock model was built with (main supports sync/sub BN)."""
-    import torch.nn as nn
-
     return getattr(model, "norm_module", nn.BatchNorm3d)
 
 

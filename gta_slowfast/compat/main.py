@@ -2,9 +2,10 @@
 PySlowFast from GitHub (main, installed from a checkout), behind ``gta_slowfast.compat``'s
 interface: ``MODEL_REGISTRY`` and ``MODEL.MODEL_NAME``, the ``2d`` arch, its own
 ``build_model``, ``launch_job`` and loader, meters that time data loading apart, checkpoint
-names with a task prefix (``cfg.TASK``). The first-class target: checkouts from 99a655b
-(2022-04-06: task-prefixed checkpoints, lists in ``decode``, json stats written to OUTPUT_DIR)
-to HEAD ``287ec00`` (measured); the one later change of an API used here is probed.
+names with a task prefix (``cfg.TASK``). The first-class target: checkouts from commit 99a655b
+on (task-prefixed checkpoints, lists in ``decode``, json stats written to OUTPUT_DIR; those
+tried: INSTALL.md, "Versions tried"); where an API used here differs between them, it is
+probed.
 """
 
 import inspect
@@ -19,6 +20,7 @@ from slowfast.datasets import loader as sf_loader
 from slowfast.datasets import utils as sf_utils
 from slowfast.models import build_model  # noqa: F401 (the interface's)
 from slowfast.models.build import MODEL_REGISTRY
+from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.utils import checkpoint as cu
 
 STOCK_MODELS = {
@@ -46,8 +48,6 @@ def check_buildable(cfg):
 
 def stock_nonlocal(dim, dim_inner, pool_size, instantiation, norm_module):
     """Main's ``Nonlocal`` block, built as its ResStage builds it (with its norm module)."""
-    from slowfast.models.nonlocal_helper import Nonlocal
-
     return Nonlocal(dim, dim_inner, pool_size, instantiation=instantiation, norm_module=norm_module)
 
 
@@ -66,7 +66,7 @@ def register_model(name, cls):
 
 def launch_job(cfg, init_method, func):
     """Main's ``launch_job``: one process a GPU (NUM_GPUS > 1), on DIST_BACKEND."""
-    from slowfast.utils.misc import launch_job as _launch_job  # imports matplotlib: when used
+    from slowfast.utils.misc import launch_job as _launch_job  # (b) imports matplotlib
 
     return _launch_job(cfg=cfg, init_method=init_method, func=func)
 
@@ -118,8 +118,8 @@ def data_toc(meter):
 
 
 def update_train_meter(meter, top1_err, top5_err, loss, lr, mb_size):
-    """Main's ``TrainMeter.update_stats``, no gradient norm measured (0.0); checkouts before
-    adc55ca (2022-08-03) have no grad_norm argument."""
+    """Main's ``TrainMeter.update_stats``, no gradient norm measured (0.0); probed, since
+    older checkouts have no grad_norm argument."""
     if "grad_norm" in inspect.signature(meter.update_stats).parameters:
         meter.update_stats(top1_err, top5_err, loss, lr, 0.0, mb_size)
     else:

@@ -1,5 +1,5 @@
 """
-The January-2020 PySlowFast on PyPI (``pyslowfast==1.0``), behind ``gta_slowfast.compat``'s
+The early PySlowFast on PyPI (``pyslowfast==1.0``), behind ``gta_slowfast.compat``'s
 interface: models chosen by ``MODEL.ARCH`` through a dict, no ``2d`` arch, a ``build_model``
 that always calls CUDA, no trainer, a loader that divides the batch by NUM_GPUS, meters and a
 ``log_json_stats`` without main's later arguments. Importing it back-fills the ``2d`` arch and
@@ -21,6 +21,7 @@ import torch
 from fvcore.common.registry import Registry
 from slowfast.datasets import decoder, video_container
 from slowfast.datasets import utils as sf_utils
+from slowfast.models.nonlocal_helper import Nonlocal
 from slowfast.utils import checkpoint as cu
 
 # The snapshot picks the model class from MODEL.ARCH; this registry plays the role of main's
@@ -104,8 +105,6 @@ def check_buildable(cfg):
 def stock_nonlocal(dim, dim_inner, pool_size, instantiation, norm_module):
     """The snapshot's ``Nonlocal`` block, built as its ResStage builds it (always with
     BatchNorm3d: ``norm_module`` is main's)."""
-    from slowfast.models.nonlocal_helper import Nonlocal
-
     return Nonlocal(dim, dim_inner, pool_size, instantiation=instantiation)
 
 

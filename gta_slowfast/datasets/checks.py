@@ -9,7 +9,7 @@ PySlowFast's decoder.
 import logging
 import os
 
-from slowfast.datasets.build import build_dataset
+from slowfast.datasets.build import DATASET_REGISTRY, build_dataset
 
 from .. import compat
 from .decoding import UnreadableVideo, probe_video
@@ -34,8 +34,6 @@ def is_release_dataset(name):
 def check_registered(dataset, key):
     """Refuses a dataset name (``key`` = ``TRAIN.DATASET`` or ``TEST.DATASET``) that the
     installed PySlowFast does not register, saying which generation has it."""
-    from slowfast.datasets.build import DATASET_REGISTRY
-
     if dataset.capitalize() in DATASET_REGISTRY._obj_map:
         return
     known = sorted(name.lower() for name in DATASET_REGISTRY._obj_map)
@@ -43,7 +41,7 @@ def check_registered(dataset, key):
     if compat.needs_pyslowfast_main(dataset):
         hint = (
             f"; {dataset!r} is a dataset of PySlowFast main, which needs a PySlowFast checkout "
-            f"(README: 'With your PySlowFast checkout')"
+            f"(INSTALL.md: 'With your PySlowFast checkout')"
             + (", or use gta_ssv2, which reads the release as downloaded"
                if dataset.lower() == "ssv2" else "")
         )
@@ -132,11 +130,11 @@ def check_pyslowfast_decoding(cfg, path):
     """
     Decodes the video at ``path`` through PySlowFast's own ``decoder.decode`` as its Kinetics
     dataset does for training (``compat.decode_clip``), and raises ReleaseError if no frames
-    come back. On PySlowFast main no video decodes: its ``pyav`` path fails on every video since
-    commit 99a655b (2022-04-06: ``decode`` passes lists to ``pyav_decode``), its ``torchvision``
-    path needs a video reader that torchvision >= 0.28 no longer has, and a container without a
-    stream duration (``.mkv``) raises at ``decoder.py:546``. Its Kinetics dataset only reports
-    the first as a batch of ``None`` many retries later.
+    come back. On PySlowFast main no video decodes: its ``pyav`` path fails on every video
+    (``decode`` passes lists to ``pyav_decode``), its ``torchvision`` path needs a video reader
+    that torchvision >= 0.28 no longer has, and a container without a stream duration
+    (``.mkv``) raises at ``decoder.py:546`` (INSTALL.md, "Known problems of PySlowFast main").
+    Its Kinetics dataset only reports the first as a batch of ``None`` many retries later.
     """
     try:
         result = compat.decode_clip(cfg, path)
@@ -148,10 +146,10 @@ def check_pyslowfast_decoding(cfg, path):
         raise ReleaseError(
             f"PySlowFast's Kinetics decoder (DATA.DECODING_BACKEND="
             f"{cfg.DATA.DECODING_BACKEND!r}) cannot decode {path} ({reason}). On PySlowFast "
-            f"main no backend decodes today: 'pyav' fails on every video since commit 99a655b "
-            f"(2022-04-06), torchvision >= 0.28 has no video reader, and .mkv files without a "
-            f"stream duration raise. Use 'TRAIN.DATASET gta_kinetics TEST.DATASET gta_kinetics' "
-            f"(the same CSVs, decoded with PyAV by gta_slowfast)"
+            f"main no backend decodes: 'pyav' fails on every video, torchvision >= 0.28 has no "
+            f"video reader, and .mkv files without a stream duration raise (INSTALL.md: 'Known "
+            f"problems of PySlowFast main'). Use 'TRAIN.DATASET gta_kinetics TEST.DATASET "
+            f"gta_kinetics' (the same CSVs, decoded with PyAV by gta_slowfast)"
         )
 
 

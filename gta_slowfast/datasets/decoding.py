@@ -37,7 +37,7 @@ def read_frame_folder(folder, choose):
     Frames of a folder of images: ``choose(num_frames)`` gives the indices to read. Returns
     (uint8 tensor [T, H, W, 3], num_frames); frames of another size than the first are an error.
     """
-    from PIL import Image
+    from PIL import Image  # (b) heavy: Pillow loads when a frame folder is read, not on import
 
     files = frame_files(folder)
     index = choose(len(files)).tolist()
@@ -82,7 +82,7 @@ def read_video_file(path, choose):
     before the first frame needed (``decode_frames``) and stops at the last one; only the kept
     frames are converted to RGB. Returns (uint8 tensor [T, H, W, 3], num_frames, fps).
     """
-    import av
+    import av  # (b) heavy: PyAV loads when a video is read, not on importing the package
 
     try:
         with av.open(path) as container:

@@ -17,8 +17,10 @@ A release is written once into its folder and reused; ``COMPLETE`` marks a finis
 import json
 import os
 
+import av
 import cv2
 import numpy as np
+from PIL import Image
 
 CLASSES = ["Pushing something from left to right", "Putting something on a surface"]
 COMPLETE = "COMPLETE"
@@ -55,8 +57,6 @@ def camera_frames(num_frames, height, width, seed):
 
 def write_video(path, frames, codec, fps, options=None):
     """Encodes uint8 frames [T, H, W, 3] with PyAV (yuv420p)."""
-    import av
-
     with av.open(path, mode="w") as container:
         stream = container.add_stream(codec, rate=fps, options=options or {})
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -69,8 +69,6 @@ def write_video(path, frames, codec, fps, options=None):
 
 
 def _write_ssv1(root, videos):
-    from PIL import Image
-
     with open(os.path.join(root, "something-something-v1-labels.csv"), "w") as f:
         f.write("\n".join(CLASSES) + "\n")
     lines = []

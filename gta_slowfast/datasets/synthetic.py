@@ -94,7 +94,7 @@ def write_video(path, frames, fps=30):
     how a frame is coded does not depend on its place in the video (a reversed video decodes
     to the reversed frames, bit for bit).
     """
-    import av
+    import av  # (b) heavy: PyAV loads when a video is written, not on importing the package
 
     with av.open(path, mode="w") as container:
         stream = container.add_stream(

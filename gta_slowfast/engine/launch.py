@@ -26,12 +26,14 @@ import os
 import sys
 import traceback
 
+import slowfast.utils.distributed as du
 import torch
 
 from .. import cli, compat, load_config
 from ..blocks import check_variant
 from ..checkpoint import cpu_cfg, test_plan
 from ..checkpoint import preflight as check_checkpoints
+from ..checkpoint.saving import atomic_pyslowfast_saves
 from ..config import ConfigError
 from ..datasets.checks import check_datasets
 from ..datasets.video_dataset import keep_data_location
@@ -114,8 +116,6 @@ def run_config(args, path, job=distributed.Job("one process")):
 # Module-level so that torch.multiprocessing can send them to worker processes; importing this
 # module there imports gta_slowfast, which registers the blocks before the model is built.
 def upstream_train(cfg):
-    from ..checkpoint.saving import atomic_pyslowfast_saves
-
     train, _ = upstream.load(upstream.find_checkout())
     atomic_pyslowfast_saves()
     if not cfg.NUM_GPUS:
@@ -124,8 +124,6 @@ def upstream_train(cfg):
 
 
 def upstream_test(cfg):
-    import slowfast.utils.distributed as du
-
     _, test = upstream.load(upstream.find_checkout())
     if not cfg.NUM_GPUS:
         upstream.allow_cpu_run()

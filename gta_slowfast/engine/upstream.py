@@ -2,8 +2,9 @@
 PySlowFast's own trainer (``tools/train_net.py`` and ``tools/test_net.py`` of a checkout),
 imported as it is.
 
-GitHub main since 2024-08 imports ``vision.fair.slowfast...`` paths that exist only inside Meta;
-``compat.alias_fbcode_paths`` maps them onto the checkout. Upstream's ``tools/run_net.py`` is
+PySlowFast main imports ``vision.fair.slowfast...`` paths that exist only inside Meta;
+``compat.alias_fbcode_paths`` maps them onto the checkout (INSTALL.md, "Known problems of
+PySlowFast main"). Upstream's ``tools/run_net.py`` is
 not used: it imports the demo and visualisation tools, which need more of detectron2;
 ``gta_slowfast.engine.launch`` does its job.
 """
@@ -11,6 +12,9 @@ not used: it imports the demo and visualisation tools, which need more of detect
 import importlib.util
 import os
 import sys
+
+import slowfast
+import torch
 
 from ..compat import alias_fbcode_paths
 
@@ -32,7 +36,6 @@ def find_checkout(root=None):
                 f"{os.path.join(explicit, 'tools', 'train_net.py')} does not exist"
             )
         return os.path.abspath(explicit)
-    import slowfast
 
     guess = os.path.dirname(os.path.dirname(os.path.abspath(slowfast.__file__)))
     return guess if os.path.isfile(os.path.join(guess, "tools", "train_net.py")) else None
@@ -63,8 +66,6 @@ def allow_cpu_run():
     device. With no device both have nothing to do; make them no-ops so that ``NUM_GPUS: 0``
     runs of the unchanged trainer work on the CPU. Does nothing where CUDA is available.
     """
-    import torch
-
     if torch.cuda.is_available():
         return
     torch.cuda.synchronize = lambda device=None: None

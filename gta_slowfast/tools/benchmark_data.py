@@ -1,4 +1,8 @@
-"""The input pipeline's benchmark, now ``gta_slowfast.benchmark.data``; its names kept here."""
+"""
+The input pipeline benchmark's names, importable from this module path as well: they live in
+``gta_slowfast.benchmark.data`` (the datasets and decoding limits measured),
+``benchmark.report`` (its markdown table) and ``benchmark.timing``.
+"""
 
 from ..benchmark.data import (  # noqa: F401
     DATASET_CONFIGS,

@@ -335,7 +335,7 @@ def _max_difference(expected, got):
 def run_onnx(path, inputs):
     """Outputs of the ONNX file ``path`` for ``inputs`` (one tensor per pathway) in
     onnxruntime on the CPU."""
-    import onnxruntime
+    import onnxruntime  # (b) optional: the export extra, which a user may lack
 
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     feed = {arg.name: x.numpy() for arg, x in zip(session.get_inputs(), inputs)}

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 
 from .. import cli
+from ..checkpoint.io import read_stored_config
 from ..datasets.video_dataset import release_dataset_class
 
 logger = logging.getLogger(__name__)
@@ -150,8 +151,6 @@ def run_config(run):
     ({"TRAIN.DATASET": ..., ...}); None when it has no checkpoint or the checkpoint stores no
     config. Read with the package's one checkpoint reader (``checkpoint.io.read_stored_config``,
     ``weights_only``)."""
-    from ..checkpoint.io import read_stored_config
-
     paths = sorted(glob.glob(os.path.join(run, "checkpoints", "checkpoint_epoch_*.pyth")))
     return read_stored_config(paths[-1]) if paths else None
 
@@ -186,6 +185,7 @@ def parse_reference(text):
 def plot_curves(curves, labels, references, title, path):
     """Training loss per epoch (left) and validation top-1 per epoch (right) of each run,
     reference lines on the right; writes the PNG at ``path``."""
+    # (b) heavy: matplotlib loads only when a figure is drawn; pyplot after choosing Agg (c)
     import matplotlib
 
     matplotlib.use("Agg")

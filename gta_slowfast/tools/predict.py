@@ -45,6 +45,8 @@ import torch
 from tqdm import tqdm
 
 from .. import cli
+from ..datasets.decoding import FRAME_EXTENSIONS, UnreadableVideo
+from ..factory import create_model, load_video, test_views, top_classes
 
 MODULE = "gta_slowfast.tools.predict"
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ogv")
@@ -53,8 +55,6 @@ EXIT_VIDEO_FAILED = 1
 
 
 def _is_frame_folder(folder):
-    from ..datasets.decoding import FRAME_EXTENSIONS
-
     return any(name.lower().endswith(FRAME_EXTENSIONS) for name in os.listdir(folder))
 
 
@@ -132,8 +132,6 @@ def predict_video(model, path, device, multi_view=False, window=None, stride=Non
     [(start s, end s, scores [classes])] of the video ``path``: the whole video, or each
     window; each segment's views scored and combined as the test combines them.
     """
-    from ..factory import load_video, test_views
-
     segments = load_video(path, model.cfg, test_views(model.cfg, multi_view), window, stride)
     clips = [clip for segment in segments for clip in segment.clips]
     scores = score_clips(model, clips, device, batch_size).split(len(segments[0].clips))
@@ -142,8 +140,6 @@ def predict_video(model, path, device, multi_view=False, window=None, stride=Non
 
 def result_rows(video, segments, names, k):
     """Rows (video, start, end, rank, class, name, score) of a video's segments."""
-    from ..factory import top_classes
-
     rows = []
     for start, end, scores in segments:
         for rank, entry in enumerate(top_classes(scores, names, k), start=1):
@@ -255,9 +251,6 @@ def check_arguments(args):
 
 
 def run(args):
-    from ..datasets.decoding import UnreadableVideo
-    from ..factory import create_model
-
     check_arguments(args)
     device = pick_device(args.device)
     caller = (cli.program_name(MODULE, "gta-predict"), "--cfg")
