@@ -19,7 +19,7 @@ from typing import Optional
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from .config import config_from_text, load_config
+from .config import config_from_mapping, config_from_text, load_config
 from .datasets import decoding, sampling, transforms
 from .datasets.labels import read_label_file
 from .datasets.video_dataset import prepare_clip, release_dataset_class
@@ -102,8 +102,10 @@ def resolve_config(config=None, checkpoint=None, opts=None, caller=API_CALLER):
             f"checkpoint {checkpoint.path} stores no config (PySlowFast's checkpoints store "
             f"theirs under 'cfg'): give {caller[0]} {caller[1]}, the one it was trained with"
         )
-    return config_from_text(checkpoint.cfg_text, f"the config stored in {checkpoint.path}",
-                            overrides)
+    source = f"the config stored in {checkpoint.path}"
+    if checkpoint.config_tree is not None:  # parsed once, when the checkpoint was read
+        return config_from_mapping(checkpoint.config_tree, source, overrides)
+    return config_from_text(checkpoint.cfg_text, source, overrides)
 
 
 def create_model(config=None, num_classes=None, checkpoint=None, checkpoint_type="pytorch",

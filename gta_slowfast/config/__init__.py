@@ -6,13 +6,20 @@ YAML file or a checkpoint's stored config into it and turns what yacs raises int
 """
 
 from .defaults import add_gta_config, add_gta_slowfast_config
-from .loading import ConfigError, UnknownConfigKey, config_from_text, load_config
+from .loading import (
+    ConfigError,
+    UnknownConfigKey,
+    config_from_mapping,
+    config_from_text,
+    load_config,
+)
 
 __all__ = [
     "ConfigError",
     "UnknownConfigKey",
     "add_gta_config",
     "add_gta_slowfast_config",
+    "config_from_mapping",
     "config_from_text",
     "load_config",
 ]

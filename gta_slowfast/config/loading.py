@@ -164,15 +164,38 @@ def config_from_text(text, source, opts=None):
         UnknownConfigKey: an override names a key the config does not have.
         ConfigError: the text is not a YAML mapping, or a value or override does not fit.
     """
-    def merge(cfg):
-        stored = yaml.safe_load(text)
-        if not isinstance(stored, dict):
-            raise ConfigError(f"{source}: expected a YAML mapping of config keys, got "
-                              f"{type(stored).__name__}")
-        known, unknown = _known_keys(stored, cfg)
-        if unknown:
-            logger.warning("%s: keys the installed PySlowFast's config does not have, left "
-                           "out: %s", source, ", ".join(unknown))
-        cfg.merge_from_other_cfg(type(cfg)(known))
+    return _merged(get_cfg(), source, lambda cfg: _merge_stored(cfg, yaml.safe_load(text), source),
+                   opts)
 
-    return _merged(get_cfg(), source, merge, opts)
+
+def config_from_mapping(stored, source, opts=None):
+    """
+    As ``config_from_text``, from a config already parsed: the nested mapping a read checkpoint
+    holds (``Checkpoint.config_tree``), so that its YAML is parsed once.
+
+    Args:
+        stored (dict): the config's keys, nested as in its YAML.
+        source (str): what the config is, for errors and the log.
+        opts (list of str, optional): ``KEY VALUE`` overrides, merged after it.
+
+    Returns:
+        CfgNode: the merged config.
+
+    Raises:
+        UnknownConfigKey: an override names a key the config does not have.
+        ConfigError: ``stored`` is not a mapping, or a value or override does not fit.
+    """
+    return _merged(get_cfg(), source, lambda cfg: _merge_stored(cfg, stored, source), opts)
+
+
+def _merge_stored(cfg, stored, source):
+    """Merges the stored config ``stored`` into ``cfg``, leaving out (and logging) the keys the
+    installed PySlowFast's config does not have."""
+    if not isinstance(stored, dict):
+        raise ConfigError(f"{source}: expected a YAML mapping of config keys, got "
+                          f"{type(stored).__name__}")
+    known, unknown = _known_keys(stored, cfg)
+    if unknown:
+        logger.warning("%s: keys the installed PySlowFast's config does not have, left "
+                       "out: %s", source, ", ".join(unknown))
+    cfg.merge_from_other_cfg(type(cfg)(known))
