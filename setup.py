@@ -31,8 +31,9 @@ setup(
         ],
         # Running exported ONNX models (python -m gta_slowfast.tools.convert onnx).
         "export": ["onnx", "onnxruntime"],
-        # The suite, with the export tests' runtime (they skip without it).
-        "test": ["pytest", "onnx", "onnxruntime"],
+        # The suite, with the export tests' runtime (they skip without it), and the linter
+        # (ruff.toml) that runs before it.
+        "test": ["pytest", "onnx", "onnxruntime", "ruff>=0.17,<0.18"],
     },
     entry_points={
         "console_scripts": [

@@ -33,7 +33,7 @@ DOTTED_KEY = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z][A-Z0-9_]*)+$")
 RUN_NET = "projects/gta/run_net.py"
 LAUNCH_MODULE = "gta_slowfast.engine.launch"
 # Shell lines that name nothing of this repository to check.
-PLAIN = {("python3", "-m", "venv"), (".",), ("export",)}
+PLAIN = {("python3", "-m", "venv"), (".",), ("export",), ("ruff", "check", ".")}
 
 
 def read(doc):
@@ -261,5 +261,5 @@ def test_readme_install_and_test_are_what_ci_runs():
     with open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8") as f:
         ci = [quiet_dropped(shlex.split(line)) for line in f if line.strip()[:1] not in ("", "#")]
     for words in readme:
-        if words[0] == "pip" or words[:3] == ["python", "-m", "pytest"]:
+        if words[0] in ("pip", "ruff") or words[:3] == ["python", "-m", "pytest"]:
             assert words in ci, f"README's {' '.join(words)} is not in .ci/run"
