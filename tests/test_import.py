@@ -63,15 +63,16 @@ def top_level_names(path):
 
 
 def test_both_generations_implement_compats_whole_interface():
-    """compat picks compat/main.py or compat/snapshot.py, whichever PySlowFast is installed;
-    each must define every name compat takes from it (read from the source: only one of the
-    two imports here)."""
+    """compat takes its INTERFACE from compat/main.py or compat/snapshot.py, whichever PySlowFast
+    is installed; each must define every name of it (read from the source: only one of the two
+    imports here)."""
     folder = os.path.join(REPO, "gta_slowfast", "compat")
-    imported = {}
-    for node in ast.walk(ast.parse(open(os.path.join(folder, "__init__.py")).read())):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            imported[node.module] = {a.name for a in node.names}
-    assert imported["main"] == imported["snapshot"]
+    interface = None
+    for node in ast.parse(open(os.path.join(folder, "__init__.py")).read()).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == \
+                ["INTERFACE"]:
+            interface = set(ast.literal_eval(node.value))
+    assert interface, "compat/__init__.py defines no INTERFACE"
     for generation in ("main", "snapshot"):
-        missing = imported[generation] - top_level_names(os.path.join(folder, f"{generation}.py"))
+        missing = interface - top_level_names(os.path.join(folder, f"{generation}.py"))
         assert not missing, f"compat/{generation}.py lacks {sorted(missing)}"

@@ -131,57 +131,34 @@ import slowfast.models.video_model_builder as video_model_builder  # noqa: E402
 # Which generation is installed: main has a model registry (slowfast/models/build.py).
 GENERATION = "main" if importlib.util.find_spec("slowfast.models.build") else "snapshot"
 
-# The interface each generation module implements; gta_slowfast calls these, never a branch.
-if GENERATION == "main":
-    from .main import (  # noqa: E402
-        JSON_STATS_WRITTEN,
-        MODEL_REGISTRY,
-        STOCK_MODELS,
-        assert_and_infer_cfg,
-        build_model,
-        check_buildable,
-        data_toc,
-        decode_clip,
-        ensemble_method,
-        finalize_cfg,
-        get_last_checkpoint,
-        get_path_to_checkpoint,
-        init_machine_groups,
-        launch_job,
-        model_class_name,
-        pack_pathways,
-        pyslowfast_loader,
-        register_model,
-        setup_logging,
-        stock_nonlocal,
-        trainer_item,
-        update_train_meter,
-    )
-else:
-    from .snapshot import (  # noqa: E402
-        JSON_STATS_WRITTEN,
-        MODEL_REGISTRY,
-        STOCK_MODELS,
-        assert_and_infer_cfg,
-        build_model,
-        check_buildable,
-        data_toc,
-        decode_clip,
-        ensemble_method,
-        finalize_cfg,
-        get_last_checkpoint,
-        get_path_to_checkpoint,
-        init_machine_groups,
-        launch_job,
-        model_class_name,
-        pack_pathways,
-        pyslowfast_loader,
-        register_model,
-        setup_logging,
-        stock_nonlocal,
-        trainer_item,
-        update_train_meter,
-    )
+# The interface each generation module (compat/main.py, compat/snapshot.py) implements;
+# gta_slowfast calls these, never a branch on GENERATION.
+INTERFACE = (
+    "JSON_STATS_WRITTEN",
+    "MODEL_REGISTRY",
+    "STOCK_MODELS",
+    "assert_and_infer_cfg",
+    "build_model",
+    "check_buildable",
+    "data_toc",
+    "decode_clip",
+    "ensemble_method",
+    "finalize_cfg",
+    "get_last_checkpoint",
+    "get_path_to_checkpoint",
+    "init_machine_groups",
+    "launch_job",
+    "model_class_name",
+    "pack_pathways",
+    "pyslowfast_loader",
+    "register_model",
+    "setup_logging",
+    "stock_nonlocal",
+    "trainer_item",
+    "update_train_meter",
+)
+_generation = importlib.import_module(f"{__name__}.{GENERATION}")
+globals().update({name: getattr(_generation, name) for name in INTERFACE})
 
 DEFAULT_CFG = _defaults._C
 POOL1 = video_model_builder._POOL1
@@ -207,43 +184,22 @@ def model_norm_module(model):
     return getattr(model, "norm_module", nn.BatchNorm3d)
 
 
-# The public names: the generation's interface, and what both generations share.
+# The public names: what both generations share, and the generation's interface.
 __all__ = [
     "CHECKOUT_ROOT",
     "DEFAULT_CFG",
     "DETECTRON2_STUBBED",
     "DETECTRON2_STUB_ENV",
     "GENERATION",
-    "JSON_STATS_WRITTEN",
     "MAIN_ONLY_DATASETS",
-    "MODEL_REGISTRY",
     "POOL1",
     "PYSLOWFAST_MISSING",
-    "STOCK_MODELS",
     "UPSTREAM_IMPORT_WARNINGS",
     "alias_fbcode_paths",
-    "assert_and_infer_cfg",
-    "build_model",
-    "check_buildable",
-    "data_toc",
-    "decode_clip",
-    "ensemble_method",
-    "finalize_cfg",
     "generation_name",
-    "get_last_checkpoint",
-    "get_path_to_checkpoint",
-    "init_machine_groups",
     "install_detectron2_stub",
-    "launch_job",
-    "model_class_name",
     "model_norm_module",
     "needs_pyslowfast_main",
-    "pack_pathways",
-    "pyslowfast_loader",
-    "register_model",
-    "setup_logging",
-    "stock_nonlocal",
-    "trainer_item",
-    "update_train_meter",
     "video_model_builder",
+    *INTERFACE,
 ]
