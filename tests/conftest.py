@@ -1,6 +1,7 @@
 """Shared helpers: small configs of PySlowFast's real builders, fast enough for 2 CPU cores."""
 
 import os
+import re
 
 import pytest
 import torch
@@ -84,3 +85,12 @@ def reversal_gap(cfg):
         y = run(model, x)
         y_rev = run(model, [x[0].flip(2)])
     return ((y - y_rev).abs().max() / y.abs().max()).item()
+
+
+def check_one_line(result, prefix, message):
+    """Exit status 2, no traceback, and stderr is the one line ``prefix: error: <message> ...``."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert re.match(re.escape(f"{prefix}: error: ") + message, result.stderr), result.stderr
+    assert result.stderr.endswith("(--debug shows the traceback)\n")

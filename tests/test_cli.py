@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, requires_main
+from conftest import REPO, check_one_line, requires_main
 from test_engine import tiny_config  # noqa: F401  (the fixture)
 
 from gta_slowfast.engine import launch
@@ -20,15 +20,6 @@ def command(*args):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
                           timeout=600, cwd=REPO)
-
-
-def check_one_line(result, prefix, message):
-    """Exit status 2, no traceback, and stderr is the one line ``prefix: error: <message> ...``."""
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert re.match(re.escape(f"{prefix}: error: ") + message, result.stderr), result.stderr
-    assert result.stderr.endswith("(--debug shows the traceback)\n")
 
 
 @pytest.mark.parametrize("overrides,message", [

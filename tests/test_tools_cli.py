@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import REPO, check_one_line
 
 import gta_slowfast.tools
 from gta_slowfast.factory import config_path
@@ -160,15 +160,6 @@ def test_sub_command_help_shows_its_options(module, name, capsys):
     assert out.startswith("usage: ") and f" {name} " in out.splitlines()[0]
     for option in options(sub_commands(tool.parser())[name]):
         assert option in out, option
-
-
-def check_one_line(result, prefix, message):
-    """Exit status 2, no traceback, and stderr is the one line ``prefix: error: <message> ...``."""
-    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert re.match(re.escape(f"{prefix}: error: ") + message, result.stderr), result.stderr
-    assert result.stderr.endswith("(--debug shows the traceback)\n")
 
 
 @pytest.mark.parametrize("command,args,message", [
