@@ -359,7 +359,7 @@ def test_video_frames_equal_a_full_decode(ext, index, coded_videos):
 def test_decoding_starts_at_the_key_frame_before_the_first_frame_needed(coded_videos):
     import av
 
-    from gta_slowfast.tools import benchmark_data
+    from gta_slowfast.benchmark import data as benchmark_data
 
     class Packets(list):
         """The packets, noting where decoding starts (the slice taken)."""
